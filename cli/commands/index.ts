@@ -1,0 +1,5 @@
+/** The registry of top-level commands; each lives in its own file beside this one. */
+import type { CommandModule } from 'yargs';
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export const COMMANDS: CommandModule<any, any>[] = [];

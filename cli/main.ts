@@ -1,0 +1,33 @@
+/**
+ * The `tokenforge` command. This is the only layer that reads argv and the environment and wires real parts
+ * (ports, sockets, files, databases) into the pure layers below.
+ *
+ * Each top-level command lives in cli/commands/<name>.ts and exports a yargs CommandModule; they are listed in
+ * COMMANDS below.
+ */
+import yargs, { type CommandModule } from 'yargs';
+import { reportError, UsageError } from './errors.ts';
+import { COMMANDS } from './commands/index.ts';
+
+export async function main(argv: string[]): Promise<void> {
+  let parser = yargs(argv)
+    .scriptName('tokenforge')
+    .usage('$0 <command> [options]\n\nToolkit for hardware one-time-password tokens.')
+    .strict()
+    .demandCommand(1, 'Name a command; see tokenforge --help.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(110, process.stdout.columns || 110))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(`${msg} (see --help)`);
+    });
+  for (const command of COMMANDS) parser = parser.command(command as CommandModule);
+  try {
+    await parser.parseAsync();
+  } catch (e) {
+    process.exitCode = reportError(e);
+  }
+}

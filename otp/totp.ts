@@ -1,0 +1,20 @@
+/**
+ * TOTP time steps (RFC 6238 Section 4.2): T = floor((unixTime - T0) / X), as a bigint so that steps past 2038
+ * (and past 2^53 seconds) are exact. TOTP is HOTP of the time step; codes come from the HOTP engine.
+ */
+import { OtpError } from './errors.ts';
+
+export function toBigIntSeconds(t: bigint | number, what: string): bigint {
+  if (typeof t === 'bigint') return t;
+  if (!Number.isFinite(t)) throw new OtpError('INVALID_TIME', `${what}: ${t} is not a finite number`);
+  return BigInt(Math.floor(t));
+}
+
+export function totpStep(timeSec: bigint | number, periodSec: bigint | number = 30n, t0Sec: bigint | number = 0n): bigint {
+  const t = toBigIntSeconds(timeSec, 'time');
+  const x = toBigIntSeconds(periodSec, 'period');
+  const t0 = toBigIntSeconds(t0Sec, 't0');
+  if (x <= 0n) throw new OtpError('INVALID_PERIOD', `period: ${x} must be a positive number of seconds`);
+  if (t < t0) throw new OtpError('INVALID_TIME', `time: ${t} is before t0 ${t0}`);
+  return (t - t0) / x;
+}
