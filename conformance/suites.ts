@@ -1,7 +1,8 @@
 /** The registry of conformance suites; `tokenforge conformance run --suite NAME|all` looks them up here. */
 import type { Suite } from './types.ts';
+import { otpSuite } from './suites/otp.ts';
 
-export const SUITES: Suite[] = [];
+export const SUITES: Suite[] = [otpSuite];
 
 export function findSuite(name: string): Suite | undefined {
   return SUITES.find((s) => s.name === name);
