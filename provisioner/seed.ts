@@ -13,6 +13,7 @@
  * codes (the CLI exits 2 for them); the pipeline may add its own codes to the union.
  */
 import { TokenforgeError } from '../otp/errors.ts';
+import { parseOcraSuite } from '../otp/ocra.ts';
 import { checkCounter, checkDigits, type HashAlgorithm } from '../otp/params.ts';
 import { Secret } from '../otp/secret.ts';
 
@@ -92,14 +93,18 @@ export function checkSeedRecord(r: SeedRecord, where = `seed ${r.serial}`): void
   if (!(SEED_TYPES as readonly string[]).includes(r.type)) bad(`type "${String(r.type)}" is not hotp, totp or ocra`);
   if (r.algorithm !== 'SHA1' && r.algorithm !== 'SHA256' && r.algorithm !== 'SHA512') bad(`algorithm "${String(r.algorithm)}" is not SHA1, SHA256 or SHA512`);
   try {
-    checkDigits(r.digits);
+    if (r.type === 'ocra') {
+      const suite = parseOcraSuite(r.ocraSuite ?? bad('an OCRA record needs ocraSuite'));
+      if (suite.digits !== r.digits) bad(`digits ${r.digits} differ from the OCRA suite's ${suite.digits}`);
+      if (suite.algorithm !== r.algorithm) bad(`algorithm ${r.algorithm} differs from the OCRA suite's ${suite.algorithm}`);
+    } else checkDigits(r.digits);
     checkCounter(r.counter);
   } catch (e) {
+    if (e instanceof ProvisionerError) throw e;
     bad(e instanceof Error ? e.message : String(e));
   }
   if (!Number.isInteger(r.periodSec) || r.periodSec <= 0 || r.periodSec > 86_400) bad(`periodSec ${r.periodSec} must be an integer in 1..86400`);
   if (typeof r.t0 !== 'bigint' || r.t0 < 0n) bad('t0 must be a non-negative bigint (Unix seconds)');
-  if (r.type === 'ocra' && !r.ocraSuite) bad('an OCRA record needs ocraSuite');
 }
 
 /** A copy of `r` without the secret bytes, safe to print or serialise (for `--json` and reports). */

@@ -12,6 +12,7 @@
  * accepted in the RFC's pkcs-5 namespace and in the xenc11 namespace that python-pskc and others write.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { parseOcraSuite } from '../../../otp/ocra.ts';
 import { parseHashAlgorithm, type HashAlgorithm } from '../../../otp/params.ts';
 import { Secret } from '../../../otp/secret.ts';
 import { checkSeedRecord, DEFAULT_PERIOD_SEC, ProvisionerError, type SeedRecord, type SeedType } from '../../seed.ts';
@@ -432,9 +433,16 @@ export function pskcKeysToSeeds(keys: PskcKey[], opts: SeedConversionOptions = {
     }
     const ocraSuite = kind === 'ocra' ? ocraSuiteOf(k) : undefined;
     if (kind === 'ocra' && !ocraSuite) throw new ProvisionerError('INVALID_PSKC', `${label}: OCRA key without an OCRA suite (AlgorithmParameters/Suite)`);
-    const ocraHash = ocraSuite ? /HOTP-SHA(1|256|512)-(\d+)/i.exec(ocraSuite) : null;
-    const algorithm = ocraHash ? parseHashAlgorithm(`SHA${ocraHash[1]}`) : (suiteHash(k.suite) ?? 'SHA1');
-    const digits = k.responseLength ?? (ocraHash ? parseInt(ocraHash[2]!, 10) : 6);
+    let suiteInfo: { algorithm: HashAlgorithm; digits: number } | undefined;
+    if (ocraSuite !== undefined) {
+      try {
+        suiteInfo = parseOcraSuite(ocraSuite);
+      } catch (e) {
+        throw new ProvisionerError('INVALID_PSKC', `${label}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
+    const algorithm = suiteInfo?.algorithm ?? suiteHash(k.suite) ?? 'SHA1';
+    const digits = suiteInfo?.digits ?? k.responseLength ?? 6;
     const periodSec = kind === 'totp' && k.timeInterval !== undefined ? Number(k.timeInterval) : (opts.defaultPeriodSec ?? DEFAULT_PERIOD_SEC);
     const serial = k.serial ?? k.keyId;
     if (serial === undefined || serial === '') throw new ProvisionerError('INVALID_SEED', `${label}: no serial number (DeviceInfo/SerialNo) and no Key Id to use instead`);
