@@ -1,0 +1,8 @@
+/** Public surface of protocol/: the wire format (registries, codecs), wrapping, transports and the host client. */
+export * from './registry.ts';
+export * from './errors.ts';
+export * from './cbor.ts';
+export * from './messages.ts';
+export * from './hid.ts';
+export * from './wrap.ts';
+export { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from './test-attestation-key.ts';
