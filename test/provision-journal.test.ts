@@ -1,0 +1,207 @@
+/**
+ * The provisioning journal (provisioner/journal.ts) on real SQLite files: encryption at rest, key handling,
+ * schema-enforced invariants (assign once, stage only forward), and crash safety — a child process driving
+ * the journal is killed with SIGKILL at random points and the journal is checked against what the child
+ * reported as committed after every kill.
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Secret } from '../otp/secret.ts';
+import { Journal, keyFilePath, STAGES, type Stage } from '../provisioner/journal.ts';
+import type { SeedRecord } from '../provisioner/seed.ts';
+
+function makeSeeds(n: number, prefix = 'SRC'): { records: SeedRecord[]; raw: Uint8Array[] } {
+  const raw: Uint8Array[] = [];
+  const records: SeedRecord[] = [];
+  for (let i = 1; i <= n; i++) {
+    const bytes = Uint8Array.from(randomBytes(20));
+    raw.push(bytes);
+    records.push({ serial: `${prefix}-${i}`, secret: Secret.copyOf(bytes), type: i % 2 ? 'hotp' : 'totp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: BigInt(i), user: `user${i}` });
+  }
+  return { records, raw };
+}
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'tf-journal-'));
+});
+afterEach(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('journal basics', () => {
+  it('keeps seeds encrypted under a 0600 key file and decrypts them back', () => {
+    const path = join(dir, 'j.db');
+    const { records, raw } = makeSeeds(5);
+    const j = Journal.create({ path, seeds: records, settings: { verifierUrl: 'http://x' }, key: { kind: 'file' } });
+    expect(statSync(keyFilePath(path)).mode & 0o777).toBe(0o600);
+    j.close();
+    // No seed appears in clear anywhere in the file.
+    const file = readFileSync(path);
+    for (const s of raw) expect(file.indexOf(Buffer.from(s))).toBe(-1);
+    const k = Journal.open(path, { kind: 'file' });
+    expect(k.settings()).toEqual({ verifierUrl: 'http://x' });
+    const rows = k.rows();
+    expect(rows.map((r) => r.stage)).toEqual(Array(5).fill('pending'));
+    for (const [i, r] of rows.entries()) {
+      const rec = k.seed(r);
+      expect(Buffer.from(rec.secret.exposeSecretBytes()).equals(Buffer.from(raw[i]!))).toBe(true);
+      expect(rec.counter).toBe(BigInt(i + 1));
+      expect(rec.user).toBe(`user${i + 1}`);
+    }
+    k.close();
+  });
+
+  it('refuses a wrong or exposed key file and a second journal at the same path', () => {
+    const path = join(dir, 'j.db');
+    Journal.create({ path, seeds: makeSeeds(2).records, settings: {}, key: { kind: 'file' } }).close();
+    expect(() => Journal.create({ path, seeds: makeSeeds(1).records, settings: {}, key: { kind: 'file' } })).toThrow(expect.objectContaining({ code: 'JOURNAL_EXISTS' }));
+    chmodSync(keyFilePath(path), 0o644);
+    expect(() => Journal.open(path, { kind: 'file' })).toThrow(expect.objectContaining({ code: 'JOURNAL_KEY' }));
+    chmodSync(keyFilePath(path), 0o600);
+    const good = readFileSync(keyFilePath(path), 'utf8');
+    rmSync(keyFilePath(path));
+    expect(() => Journal.open(path, { kind: 'file' })).toThrow(expect.objectContaining({ code: 'JOURNAL_KEY' }));
+    // A different (well-formed) key does not open it.
+    const other = good.startsWith('0') ? `1${good.slice(1)}` : `0${good.slice(1)}`;
+    writeFileSync(keyFilePath(path), other, { mode: 0o600 });
+    expect(() => Journal.open(path, { kind: 'file' })).toThrow(expect.objectContaining({ code: 'JOURNAL_KEY' }));
+    expect(() => Journal.open(join(dir, 'none.db'), { kind: 'file' })).toThrow(expect.objectContaining({ code: 'JOURNAL_CORRUPT' }));
+  });
+
+  it('derives the key from a passphrase when asked, and a wrong passphrase fails', () => {
+    const path = join(dir, 'p.db');
+    const { records, raw } = makeSeeds(2);
+    Journal.create({ path, seeds: records, settings: {}, key: { kind: 'passphrase', passphrase: 'correct horse battery' } }).close();
+    expect(existsSync(keyFilePath(path))).toBe(false);
+    expect(() => Journal.open(path, { kind: 'passphrase', passphrase: 'wrong horse battery' })).toThrow(expect.objectContaining({ code: 'JOURNAL_KEY' }));
+    expect(() => Journal.open(path, { kind: 'file' })).toThrow(expect.objectContaining({ code: 'JOURNAL_KEY' }));
+    const j = Journal.open(path, { kind: 'passphrase', passphrase: 'correct horse battery' });
+    expect(Buffer.from(j.seed(j.rows()[1]!).secret.exposeSecretBytes()).equals(Buffer.from(raw[1]!))).toBe(true);
+    j.close();
+  });
+
+  it('assigns a seed once, prefers the seed whose source serial is the token serial, and never moves back', () => {
+    const path = join(dir, 'j.db');
+    const j = Journal.create({ path, seeds: makeSeeds(3).records, settings: {}, key: { kind: 'file' } });
+    const a = j.assign('SRC-2');
+    expect(a.id).toBe(2);
+    expect(j.assign('SRC-2').id).toBe(2); // idempotent per token
+    const b = j.assign('OTHER');
+    expect(b.id).toBe(1);
+    j.assign('THIRD');
+    expect(() => j.assign('FOURTH')).toThrow(expect.objectContaining({ code: 'NO_SEED_LEFT' }));
+    j.advance(a.id, 'write', 'written', { kcv: Uint8Array.of(1, 2, 3) });
+    j.advance(a.id, 'check', 'checked', { registerCounter: 5n });
+    // A stale "written" after "checked" does not move the stage back.
+    expect(j.advance(a.id, 'write', 'written').stage).toBe('checked');
+    j.close();
+    // The schema itself forbids re-assignment and backwards moves, whoever writes to the file.
+    const db = new Database(path);
+    expect(() => db.prepare("UPDATE seeds SET token_serial = 'X' WHERE id = 2").run()).toThrow(/already assigned/);
+    expect(() => db.prepare('UPDATE seeds SET stage = 1 WHERE id = 2').run()).toThrow(/cannot move back/);
+    expect(() => db.prepare("UPDATE seeds SET token_serial = 'SRC-2' WHERE id = 3").run()).toThrow();
+    expect(() => db.prepare('UPDATE seeds SET ciphertext = x\'00\' WHERE id = 3').run()).toThrow(/immutable/);
+    db.close();
+  });
+
+  it('records failures per seed and per token, and clears them on the next success', () => {
+    const j = Journal.create({ path: join(dir, 'j.db'), seeds: makeSeeds(2).records, settings: {}, key: { kind: 'file' } });
+    const r = j.assign('T1');
+    j.failSeed(r.id, 'write', 'TOKEN_UNREACHABLE', 'port closed', '/dev/pts/9');
+    expect(j.row(r.id)).toMatchObject({ stage: 'assigned', errorCode: 'TOKEN_UNREACHABLE', attempts: 1 });
+    expect(j.counts().failedSeeds).toBe(1);
+    j.advance(r.id, 'write', 'written', { kcv: Uint8Array.of(9, 9, 9) });
+    expect(j.row(r.id)).toMatchObject({ stage: 'written', errorCode: null });
+    j.failToken('/dev/pts/3', 'T2', 'authenticate', 'PIN_INVALID', 'wrong admin PIN (2 retries left)');
+    expect(j.tokenFailures()).toEqual([{ target: '/dev/pts/3', tokenSerial: 'T2', code: 'PIN_INVALID', message: 'wrong admin PIN (2 retries left)' }]);
+    j.clearTokenFailure('/dev/pts/3');
+    expect(j.tokenFailures()).toEqual([]);
+    j.close();
+  });
+});
+
+
+const RANK = Object.fromEntries(STAGES.map((s, i) => [s, i])) as Record<Stage, number>;
+
+function runChild(path: string, killAfterLines: number | null): Promise<{ lines: string[]; killed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/provision-journal.child.ts', path], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let buf = '';
+    let err = '';
+    let killed = false;
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (killAfterLines !== null && !killed && lines.length >= killAfterLines) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal === 'SIGKILL' || code === 0) resolve({ lines, killed: signal === 'SIGKILL' });
+      else reject(new Error(`journal child exited ${code}: ${err}`));
+    });
+  });
+}
+
+describe('journal crash safety (kill -9 a child mid-transaction)', () => {
+  it('after every kill the journal holds every committed step, each step atomically, and ends complete', async () => {
+    const path = join(dir, 'crash.db');
+    const N = 8;
+    const { records, raw } = makeSeeds(N);
+    Journal.create({ path, seeds: records, settings: {}, key: { kind: 'file' } }).close();
+    const reported = new Map<number, { stage: Stage; token: string }>();
+    let kills = 0;
+    for (let round = 0; round < 8; round++) {
+      // Each pass commits 6 transactions per seed; kill after a random number of reported commits (>= 1).
+      const target = 1 + Math.floor(Math.random() * 10);
+      const { lines, killed } = await runChild(path, target);
+      for (const line of lines) {
+        if (line === 'done') continue;
+        const [id, stage, token] = line.split(' ') as [string, Stage, string];
+        reported.set(Number(id), { stage, token });
+      }
+      const j = Journal.open(path, { kind: 'file' });
+      const events = j.events();
+      for (const row of j.rows()) {
+        const rep = reported.get(row.id);
+        if (rep) {
+          expect(RANK[row.stage]).toBeGreaterThanOrEqual(RANK[rep.stage]);
+          expect(row.tokenSerial).toBe(rep.token);
+        }
+        if (row.tokenSerial !== null) expect(row.tokenSerial).toBe(`TOK-${String(row.id).padStart(4, '0')}`);
+        else expect(row.stage).toBe('pending');
+        expect(row.kcv !== null).toBe(RANK[row.stage] >= RANK.written);
+        expect(row.registerCounter !== null).toBe(RANK[row.stage] >= RANK.checked);
+        // One 'end' event per stage reached, written in the same transaction as the stage.
+        expect(events.filter((e) => e.seedId === row.id && e.phase === 'end').length).toBe(RANK[row.stage]);
+      }
+      const done = j.counts().byStage.committed === N;
+      j.close();
+      if (killed) kills++;
+      if (done) break;
+    }
+    // Finish whatever is left without a kill.
+    await runChild(path, null);
+    const j = Journal.open(path, { kind: 'file' });
+    expect(j.counts().byStage.committed).toBe(N);
+    const tokens = new Set(j.rows().map((r) => r.tokenSerial));
+    expect(tokens.size).toBe(N);
+    for (const [i, r] of j.rows().entries()) expect(Buffer.from(j.seed(r).secret.exposeSecretBytes()).equals(Buffer.from(raw[i]!))).toBe(true);
+    j.close();
+    expect(kills).toBeGreaterThanOrEqual(3);
+  }, 120_000);
+});
