@@ -1,0 +1,35 @@
+/**
+ * CSV export in the format the CSV source reads (provisioner/sources/csv.ts), so an export loads back
+ * unchanged: serial,secret_hex,type,algorithm,digits,period,counter,t0,ocra_suite,user,label,issuer.
+ * The secrets are in clear: the file is written 0600 and is meant for a system that imports and deletes it.
+ */
+import { checkSeedRecord, type SeedRecord } from '../seed.ts';
+import { csvCell } from '../sources/csv.ts';
+
+export const CSV_EXPORT_HEADER = ['serial', 'secret_hex', 'type', 'algorithm', 'digits', 'period', 'counter', 't0', 'ocra_suite', 'user', 'label', 'issuer'] as const;
+
+export function seedsToCsv(records: readonly SeedRecord[]): string {
+  const lines = [CSV_EXPORT_HEADER.join(',')];
+  for (const r of records) {
+    checkSeedRecord(r);
+    lines.push(
+      [
+        r.serial,
+        Buffer.from(r.secret.exposeSecretBytes()).toString('hex'),
+        r.type,
+        r.algorithm.toLowerCase(),
+        String(r.digits),
+        r.type === 'totp' ? String(r.periodSec) : '',
+        r.type === 'totp' ? '' : r.counter.toString(),
+        r.type === 'totp' ? r.t0.toString() : '',
+        r.ocraSuite ?? '',
+        r.user ?? '',
+        r.label ?? '',
+        r.issuer ?? '',
+      ]
+        .map(csvCell)
+        .join(','),
+    );
+  }
+  return `${lines.join('\r\n')}\r\n`;
+}

@@ -1,0 +1,54 @@
+/**
+ * pam_oath / liboath users file (OATH Toolkit, "UsersFile" format from mod_authn_otp):
+ *
+ *   <type> <user> <pin> <hex key> [<counter>]
+ *
+ * whitespace separated, '#' starts a comment line. Types liboath 2.6 understands (usersfile.c parse_type):
+ * `HOTP`, `HOTP/E/6`, `HOTP/E/7`, `HOTP/E/8` (event based) and `HOTP/T30[/6|7|8]`, `HOTP/T60[/6|7|8]`
+ * (time based, 30 or 60 s step, T0 = 0). liboath computes HMAC-SHA1 only and reads keys of at most 32 bytes,
+ * so other records are refused here with a reason instead of producing a file that can never verify. The PIN
+ * field is `-` (no static password). For HOTP the counter is the next counter the token will use; liboath
+ * searches forward from it. We write `HOTP/E/<digits>` and `HOTP/T<period>/<digits>` (always explicit).
+ */
+import { ProvisionerError, checkSeedRecord, type SeedRecord } from '../seed.ts';
+
+export interface PamOathOptions {
+  /** The user name for a record; default `record.user ?? record.serial`. */
+  userFor?: (r: SeedRecord) => string;
+}
+
+export const PAM_OATH_MAX_KEY_BYTES = 32;
+
+/** One users-file line for `r`, or a ProvisionerError naming why liboath could not use it. */
+export function pamOathLine(r: SeedRecord, user: string): string {
+  checkSeedRecord(r);
+  const refuse = (why: string): never => {
+    throw new ProvisionerError('INVALID_ARGUMENT', `pam_oath export: seed ${r.serial}: ${why}`);
+  };
+  if (!/^[\x21-\x7e]+$/.test(user) || user.startsWith('#')) refuse(`user name "${user.slice(0, 40)}" must be printable ASCII without spaces and must not start with #`);
+  if (r.type === 'ocra') refuse('pam_oath has no OCRA support');
+  if (r.algorithm !== 'SHA1') refuse(`pam_oath only computes HMAC-SHA1, the seed is ${r.algorithm}`);
+  if (r.digits < 6 || r.digits > 8) refuse(`pam_oath supports 6, 7 or 8 digits, the seed has ${r.digits}`);
+  if (r.secret.length > PAM_OATH_MAX_KEY_BYTES) refuse(`pam_oath reads keys of at most ${PAM_OATH_MAX_KEY_BYTES} bytes, the seed has ${r.secret.length}`);
+  const hex = Buffer.from(r.secret.exposeSecretBytes()).toString('hex');
+  if (r.type === 'totp') {
+    if (r.periodSec !== 30 && r.periodSec !== 60) refuse(`pam_oath supports a 30 or 60 s time step, the seed has ${r.periodSec} s`);
+    if (r.t0 !== 0n) refuse('pam_oath assumes T0 = 0');
+    return `HOTP/T${r.periodSec}/${r.digits}\t${user}\t-\t${hex}\t0`;
+  }
+  return `HOTP/E/${r.digits}\t${user}\t-\t${hex}\t${r.counter}`;
+}
+
+/** The whole users file. All records are checked before any line is produced. */
+export function seedsToPamOath(records: readonly SeedRecord[], opts: PamOathOptions = {}): string {
+  const userFor = opts.userFor ?? ((r: SeedRecord) => r.user ?? r.serial);
+  const users = new Set<string>();
+  const lines = ['# pam_oath users file written by tokenforge; keep it mode 0600 (it holds seeds)'];
+  for (const r of records) {
+    const user = userFor(r);
+    if (users.has(user)) throw new ProvisionerError('INVALID_ARGUMENT', `pam_oath export: user "${user.slice(0, 40)}" appears twice; pam_oath would only ever try the first line`);
+    users.add(user);
+    lines.push(pamOathLine(r, user));
+  }
+  return `${lines.join('\n')}\n`;
+}
