@@ -10,11 +10,12 @@ import { reportError, UsageError } from './errors.ts';
 import { COMMANDS } from './commands/index.ts';
 
 export async function main(argv: string[]): Promise<void> {
+  const known = new Set(COMMANDS.map((c) => String(c.command ?? '').split(' ')[0]).filter((n): n is string => n !== undefined && n.length > 0));
   let parser = yargs(argv)
     .scriptName('tokenforge')
     .usage('$0 <command> [options]\n\nToolkit for hardware one-time-password tokens.')
     .strict()
-    .demandCommand(1, 'Name a command; see tokenforge --help.')
+    .demandCommand(1, 'no command given; name a command such as otp or conformance')
     .recommendCommands()
     .help()
     .alias('h', 'help')
@@ -22,6 +23,11 @@ export async function main(argv: string[]): Promise<void> {
     .wrap(Math.min(110, process.stdout.columns || 110))
     .fail((msg, err) => {
       if (err) throw err;
+      // yargs reports an unknown first word as an "argument"; name it as the command it was meant to be.
+      const first = argv[0];
+      if (msg?.startsWith('Unknown argument') && first !== undefined && !first.startsWith('-') && !known.has(first)) {
+        throw new UsageError(`unknown command "${first}"; the commands are: ${[...known].join(', ')} (see --help)`);
+      }
       throw new UsageError(`${msg} (see --help)`);
     });
   for (const command of COMMANDS) parser = parser.command(command as CommandModule);

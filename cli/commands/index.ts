@@ -1,5 +1,7 @@
 /** The registry of top-level commands; each lives in its own file beside this one. */
 import type { CommandModule } from 'yargs';
+import { conformanceCommand } from './conformance.ts';
+import { otpCommand } from './otp.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [];
+export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand];
