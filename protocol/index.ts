@@ -6,3 +6,7 @@ export * from './messages.ts';
 export * from './hid.ts';
 export * from './wrap.ts';
 export { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from './test-attestation-key.ts';
+export * from './serial.ts';
+export * from './transport.ts';
+export * from './endpoint.ts';
+export { createReferenceResponder, seededRng, type ReferenceResponder, type ReferenceResponderOptions } from './reference-responder.ts';
