@@ -2,6 +2,8 @@
 import type { CommandModule } from 'yargs';
 import { conformanceCommand } from './conformance.ts';
 import { otpCommand } from './otp.ts';
+import { pskcCommand } from './pskc.ts';
+import { verifierCommand } from './verifier.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand];
+export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand];

@@ -1,0 +1,47 @@
+/** Local administration used by the CLI: API keys, audit-chain verification, master key rotation. */
+import { generateApiKey } from './apikeys.ts';
+import { createChainChecker, type ChainCheck } from './domain/audit.ts';
+import { appendKey, readKeyFile } from './keyfile.ts';
+import { createKeyring } from './keyring.ts';
+import type { ApiRole, VerifierStore } from './store/types.ts';
+
+export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number): Promise<{ key: string; id: string }> {
+  const { key, record } = generateApiKey(role, label, nowMs);
+  await store.createApiKey(record, { atMs: nowMs, actor: 'cli', action: 'api-key-create', serial: null, result: 'ok', detail: { id: record.id, role } });
+  return { key, id: record.id };
+}
+
+/** Walks the whole audit log in seq order (pages of 1000) and checks the chain and the head. */
+export async function verifyAuditChain(store: VerifierStore): Promise<ChainCheck> {
+  const checker = createChainChecker();
+  let after = 0;
+  for (;;) {
+    const page = await store.listAudit({ afterSeq: after, limit: 1000 });
+    for (const e of page) if (!checker.add(e)) return checker.finish(await store.auditHead());
+    if (page.length < 1000) break;
+    after = page[page.length - 1]!.seq;
+  }
+  return checker.finish(await store.auditHead());
+}
+
+/**
+ * Appends a new master key to the key file and re-seals every seed under it in one transaction. Old keys stay
+ * in the file (running servers reload it within a second; `prune` drops keys no token uses any more).
+ */
+export async function rotateMasterKey(store: VerifierStore, keyFile: string, nowMs: number): Promise<{ kid: string; tokens: number }> {
+  const oldRing = createKeyring(readKeyFile(keyFile));
+  const { keys, kid } = appendKey(keyFile, nowMs);
+  const ring = createKeyring(keys);
+  const tokens = await store.resealAll(
+    (serial, oldKid, sealed) => {
+      const seed = oldRing.open(serial, oldKid, sealed);
+      try {
+        return ring.seal(serial, seed);
+      } finally {
+        seed.fill(0);
+      }
+    },
+    { atMs: nowMs, actor: 'cli', action: 'rotate-key', serial: null, result: 'ok', detail: { kid } },
+  );
+  return { kid, tokens };
+}

@@ -1,0 +1,258 @@
+/**
+ * Strict validation of API request bodies and query strings. Every body is a JSON object with known fields
+ * only; wrong types, unknown fields, out-of-range values and bad secret encodings are refused with
+ * VerifierError INVALID_REQUEST naming the field — before anything is written. Error messages never repeat a
+ * secret value.
+ */
+import { decodeBase32 } from '../../otp/base32.ts';
+import { isTokenforgeError } from '../../otp/errors.ts';
+import { hexToBytes } from '../../otp/hex.ts';
+import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, type HashAlgorithm } from '../../otp/params.ts';
+import { VerifierError } from '../errors.ts';
+import { MAX_RESYNC_WINDOW, MAX_WINDOW, TOKEN_TYPES, type TokenType } from './types.ts';
+
+export const MAX_BATCH = 10_000;
+export const MIN_SECRET_BYTES = 16; // RFC 4226 Section 4 R6: at least 128 bits
+export const MAX_SECRET_BYTES = 128;
+export const SERIAL_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+const CODE_RE = /^[0-9]{1,10}$/;
+const OCRA_SUITE_RE = /^OCRA-1:HOTP-SHA(1|256|512)-([0-9]|10):[A-Za-z0-9-]{1,64}$/;
+
+function bad(field: string, message: string): never {
+  throw new VerifierError('INVALID_REQUEST', `${field}: ${message}`, { field });
+}
+
+type Obj = Record<string, unknown>;
+
+export function parseJsonBody(text: string): unknown {
+  if (text.trim() === '') bad('body', 'is empty; send a JSON object');
+  try {
+    return JSON.parse(text);
+  } catch {
+    return bad('body', 'is not valid JSON');
+  }
+}
+
+function object(v: unknown, path: string, allowed: readonly string[]): Obj {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) bad(path, 'must be a JSON object');
+  const o = v as Obj;
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) bad(path === 'body' ? k : `${path}.${k}`, `unknown field; allowed fields are ${allowed.join(', ')}`);
+  }
+  return o;
+}
+
+const name = (path: string, k: string): string => (path === 'body' ? k : `${path}.${k}`);
+
+function str(o: Obj, k: string, path: string, opts: { required: true; re?: RegExp; max?: number; what?: string }): string;
+function str(o: Obj, k: string, path: string, opts: { required?: false; re?: RegExp; max?: number; what?: string }): string | undefined;
+function str(o: Obj, k: string, path: string, opts: { required?: boolean; re?: RegExp; max?: number; what?: string }): string | undefined {
+  const v = o[k];
+  if (v === undefined) {
+    if (opts.required) bad(name(path, k), 'is required');
+    return undefined;
+  }
+  if (typeof v !== 'string') bad(name(path, k), 'must be a string');
+  if (opts.max !== undefined && v.length > opts.max) bad(name(path, k), `is longer than ${opts.max} characters`);
+  if (opts.re && !opts.re.test(v)) bad(name(path, k), opts.what ?? `must match ${opts.re.source}`);
+  return v;
+}
+
+function int(o: Obj, k: string, path: string, min: number, max: number): number | undefined {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isInteger(v)) bad(name(path, k), 'must be an integer');
+  if (v < min || v > max) bad(name(path, k), `must be between ${min} and ${max}`);
+  return v;
+}
+
+/** A 64-bit value given as a JSON integer (up to 2^53-1) or a decimal string. */
+function big(o: Obj, k: string, path: string, min: bigint, max: bigint): bigint | undefined {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  let b: bigint;
+  if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+  else if (typeof v === 'string' && /^-?[0-9]{1,20}$/.test(v)) b = BigInt(v);
+  else return bad(name(path, k), 'must be an integer (a JSON number up to 2^53-1, or a decimal string)');
+  if (b < min || b > max) bad(name(path, k), `must be between ${min} and ${max}`);
+  return b;
+}
+
+export interface RegisterRequest {
+  serial: string;
+  type: TokenType;
+  algorithm: HashAlgorithm;
+  digits: number;
+  periodSec: number;
+  t0: bigint;
+  counter: bigint;
+  /** Decoded seed; the caller seals it and wipes this array. */
+  secret: Uint8Array;
+  user: string | null;
+  label: string | null;
+  ocraSuite: string | null;
+  lookAhead: number | null;
+  windowBack: number | null;
+  windowForward: number | null;
+  resyncWindow: number | null;
+}
+
+const REGISTER_FIELDS = [
+  'serial', 'type', 'algorithm', 'digits', 'period', 't0', 'counter', 'secret', 'secretEncoding', 'user', 'label',
+  'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow',
+] as const;
+
+export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
+  const o = object(v, path, REGISTER_FIELDS);
+  const serial = str(o, 'serial', path, { required: true, re: SERIAL_RE, what: 'must be 1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit' });
+  const type = str(o, 'type', path, { required: true }) as TokenType;
+  if (!TOKEN_TYPES.includes(type)) bad(name(path, 'type'), `must be one of ${TOKEN_TYPES.join(', ')}`);
+  const alg = str(o, 'algorithm', path, { required: false }) ?? 'SHA1';
+  const algorithm = ({ SHA1: 'SHA1', SHA256: 'SHA256', SHA512: 'SHA512', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' } as const)[alg];
+  if (!algorithm) bad(name(path, 'algorithm'), 'must be one of SHA1, SHA256, SHA512');
+  const digits = int(o, 'digits', path, MIN_DIGITS, MAX_DIGITS) ?? 6;
+  const period = int(o, 'period', path, 1, 86_400);
+  const t0 = big(o, 't0', path, -(2n ** 53n) + 1n, 2n ** 53n - 1n);
+  const counter = big(o, 'counter', path, 0n, MAX_COUNTER);
+  if (type !== 'totp' && (period !== undefined || t0 !== undefined)) bad(name(path, period !== undefined ? 'period' : 't0'), 'applies to totp tokens only');
+  if (type === 'totp' && counter !== undefined) bad(name(path, 'counter'), 'applies to hotp and ocra tokens only');
+  const ocraSuite = str(o, 'ocraSuite', path, { required: type === 'ocra', re: OCRA_SUITE_RE, what: 'must be an OCRA suite such as OCRA-1:HOTP-SHA1-6:QN08' } as never) as string | undefined;
+  if (type !== 'ocra' && ocraSuite !== undefined) bad(name(path, 'ocraSuite'), 'applies to ocra tokens only');
+  const encoding = str(o, 'secretEncoding', path, { required: false }) ?? 'base32';
+  if (encoding !== 'base32' && encoding !== 'hex') bad(name(path, 'secretEncoding'), 'must be base32 or hex');
+  const secretText = o['secret'];
+  if (secretText === undefined) bad(name(path, 'secret'), 'is required');
+  if (typeof secretText !== 'string') bad(name(path, 'secret'), 'must be a string');
+  if (secretText.length > 1024) bad(name(path, 'secret'), 'is longer than 1024 characters');
+  let secret: Uint8Array;
+  try {
+    secret = encoding === 'hex' ? hexToBytes(secretText, 'secret') : decodeBase32(secretText, 'secret');
+  } catch (e) {
+    if (isTokenforgeError(e)) bad(name(path, 'secret'), `is not valid ${encoding} (${e.message.replace(/^secret:\s*/, '')})`);
+    throw e;
+  }
+  if (secret.length < MIN_SECRET_BYTES || secret.length > MAX_SECRET_BYTES) {
+    secret.fill(0);
+    bad(name(path, 'secret'), `decodes to ${secret.length} bytes; RFC 4226 requires at least ${MIN_SECRET_BYTES} (20 recommended), at most ${MAX_SECRET_BYTES} accepted`);
+  }
+  return {
+    serial,
+    type,
+    algorithm,
+    digits,
+    periodSec: period ?? 30,
+    t0: t0 ?? 0n,
+    counter: counter ?? 0n,
+    secret,
+    user: str(o, 'user', path, { required: false, max: 128, re: /^[^\u0000-\u001f]+$/, what: 'must be 1-128 printable characters' }) ?? null,
+    label: str(o, 'label', path, { required: false, max: 256 }) ?? null,
+    ocraSuite: ocraSuite ?? null,
+    lookAhead: int(o, 'lookAhead', path, 0, MAX_WINDOW) ?? null,
+    windowBack: int(o, 'windowBack', path, 0, MAX_WINDOW) ?? null,
+    windowForward: int(o, 'windowForward', path, 0, MAX_WINDOW) ?? null,
+    resyncWindow: int(o, 'resyncWindow', path, 1, MAX_RESYNC_WINDOW) ?? null,
+  };
+}
+
+/** Parses a whole batch; on any error nothing has been registered and the decoded secrets are wiped. */
+export function parseBatch(v: unknown): RegisterRequest[] {
+  const o = object(v, 'body', ['tokens']);
+  const list = o['tokens'];
+  if (!Array.isArray(list)) bad('tokens', 'must be an array of token objects');
+  if (list.length === 0) bad('tokens', 'is empty');
+  if (list.length > MAX_BATCH) bad('tokens', `has ${list.length} entries; at most ${MAX_BATCH} per batch`);
+  const out: RegisterRequest[] = [];
+  const seen = new Set<string>();
+  try {
+    for (let i = 0; i < list.length; i++) {
+      const r = parseRegister(list[i], `tokens[${i}]`);
+      out.push(r);
+      if (seen.has(r.serial)) bad(`tokens[${i}].serial`, 'appears twice in the batch');
+      seen.add(r.serial);
+    }
+  } catch (e) {
+    for (const r of out) r.secret.fill(0);
+    throw e;
+  }
+  return out;
+}
+
+export interface VerifyRequest {
+  serial: string | null;
+  user: string | null;
+  code: string;
+}
+
+export function parseVerify(v: unknown): VerifyRequest {
+  const o = object(v, 'body', ['serial', 'user', 'code']);
+  const serial = str(o, 'serial', 'body', { required: false, re: SERIAL_RE, what: 'is not a valid serial' }) ?? null;
+  const user = str(o, 'user', 'body', { required: false, max: 128 }) ?? null;
+  if ((serial === null) === (user === null)) bad(serial === null ? 'serial' : 'user', 'give exactly one of serial or user');
+  const code = str(o, 'code', 'body', { required: true, re: CODE_RE, what: 'must be a string of 1-10 decimal digits' });
+  return { serial, user, code };
+}
+
+export function parseResync(v: unknown): { code1: string; code2: string } {
+  const o = object(v, 'body', ['code1', 'code2']);
+  return {
+    code1: str(o, 'code1', 'body', { required: true, re: CODE_RE, what: 'must be a string of 1-10 decimal digits' }),
+    code2: str(o, 'code2', 'body', { required: true, re: CODE_RE, what: 'must be a string of 1-10 decimal digits' }),
+  };
+}
+
+/** Bodies of enable/disable/unlock: empty or {}. */
+export function parseEmpty(text: string): void {
+  if (text.trim() === '') return;
+  object(parseJsonBody(text), 'body', []);
+}
+
+export const AUDIT_QUERY_FIELDS = ['serial', 'action', 'result', 'actor', 'since', 'until', 'after', 'limit'] as const;
+
+export interface AuditQuery {
+  serial?: string;
+  action?: string;
+  result?: string;
+  actor?: string;
+  sinceMs?: number;
+  untilMs?: number;
+  afterSeq?: number;
+  limit: number;
+}
+
+function time(v: string, field: string): number {
+  const n = /^[0-9]{1,15}$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(n)) bad(field, 'must be an ISO 8601 time or milliseconds since the epoch');
+  return n;
+}
+
+export function parseAuditQuery(params: URLSearchParams): AuditQuery {
+  const q: AuditQuery = { limit: 100 };
+  for (const k of new Set(params.keys())) {
+    if (!(AUDIT_QUERY_FIELDS as readonly string[]).includes(k)) bad(k, `unknown query parameter; allowed are ${AUDIT_QUERY_FIELDS.join(', ')}`);
+    if (params.getAll(k).length > 1) bad(k, 'given more than once');
+  }
+  const get = (k: string): string | undefined => params.get(k) ?? undefined;
+  const s = get('serial');
+  if (s !== undefined) q.serial = s;
+  const a = get('action');
+  if (a !== undefined) q.action = a;
+  const r = get('result');
+  if (r !== undefined) q.result = r;
+  const ac = get('actor');
+  if (ac !== undefined) q.actor = ac;
+  const since = get('since');
+  if (since !== undefined) q.sinceMs = time(since, 'since');
+  const until = get('until');
+  if (until !== undefined) q.untilMs = time(until, 'until');
+  const after = get('after');
+  if (after !== undefined) {
+    if (!/^[0-9]{1,15}$/.test(after)) bad('after', 'must be a sequence number');
+    q.afterSeq = Number(after);
+  }
+  const limit = get('limit');
+  if (limit !== undefined) {
+    if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) bad('limit', 'must be 1..1000');
+    q.limit = Number(limit);
+  }
+  return q;
+}

@@ -1,0 +1,261 @@
+/**
+ * The HTTP API as a pure-ish function: HttpRequest -> Promise<HttpResponse>. It does not know node:http (see
+ * server.ts for the socket adapter), so tests and other servers can call it directly.
+ *
+ * Routes (docs/openapi.json is the normative description):
+ *   GET  /healthz, /metrics, /openapi.json                   no key
+ *   POST /v1/verify, /v1/tokens/{serial}/resync               role verify or admin
+ *   POST /v1/tokens, /v1/tokens:batch; GET|DELETE /v1/tokens/{serial};
+ *   POST /v1/tokens/{serial}/enable|disable|unlock; GET /v1/audit   role admin
+ * Every error is JSON {"error": {"code", "message", "field"?}} with the status from STATUS below; requests
+ * that fail validation write nothing.
+ */
+import { parseApiKey, keyMatches } from '../apikeys.ts';
+import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parseRegister, parseResync, parseVerify, SERIAL_RE } from '../domain/validate.ts';
+import { VerifierError, type VerifierErrorCode } from '../errors.ts';
+import type { Metrics } from '../metrics.ts';
+import { tokenMetadata, type Clock, type VerifierService } from '../service.ts';
+import type { ApiKeyRecord, ApiRole, VerifierStore } from '../store/types.ts';
+
+export interface HttpRequest {
+  method: string;
+  /** Path without the query string, still percent-encoded. */
+  path: string;
+  query: URLSearchParams;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  body: string;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
+
+export const STATUS: Record<VerifierErrorCode | 'INTERNAL', number> = {
+  INVALID_REQUEST: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  CONFLICT: 409,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
+  BUSY: 503,
+  MASTER_KEY: 500,
+  STORE: 500,
+  AUDIT_BROKEN: 500,
+  INTERNAL: 500,
+};
+
+/** Body limits: the batch route needs room for 10,000 tokens. */
+export const DEFAULT_BODY_LIMIT = 64 * 1024;
+export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
+
+export function bodyLimitFor(path: string, base = DEFAULT_BODY_LIMIT): number {
+  return path === '/v1/tokens:batch' ? Math.max(base, BATCH_BODY_LIMIT) : base;
+}
+
+const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
+
+export function json(status: number, value: unknown): HttpResponse {
+  return { status, headers: { ...JSON_HEADERS }, body: JSON.stringify(value) };
+}
+
+export function errorResponse(code: VerifierErrorCode | 'INTERNAL', message: string, field?: string): HttpResponse {
+  const r = json(STATUS[code], { error: { code, message, ...(field !== undefined ? { field } : {}) } });
+  if (code === 'UNAUTHENTICATED') r.headers['www-authenticate'] = 'Bearer realm="tokenforge-verifier"';
+  return r;
+}
+
+/** The route template of a path, for metrics labels (bounded cardinality). */
+export function routeOf(path: string): string {
+  if (['/healthz', '/metrics', '/openapi.json', '/v1/verify', '/v1/tokens', '/v1/tokens:batch', '/v1/audit'].includes(path)) return path;
+  const m = /^\/v1\/tokens\/[^/]+(?:\/(resync|enable|disable|unlock))?$/.exec(path);
+  if (m) return `/v1/tokens/{serial}${m[1] ? `/${m[1]}` : ''}`;
+  return 'other';
+}
+
+export interface HandlerOptions {
+  service: VerifierService;
+  store: VerifierStore;
+  metrics: Metrics;
+  clock: Clock;
+  openapi: string;
+  log: Logger;
+  /** Seconds an API key lookup is cached (revocations take effect after this). */
+  keyCacheMs?: number;
+}
+
+const header = (h: HttpRequest['headers'], name: string): string | undefined => {
+  const v = h[name];
+  return Array.isArray(v) ? v[0] : v;
+};
+
+export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<HttpResponse> {
+  const { service, store, metrics, clock } = o;
+  const keyCache = new Map<string, { rec: ApiKeyRecord | undefined; at: number }>();
+  const keyCacheMs = o.keyCacheMs ?? 5000;
+
+  async function authenticate(req: HttpRequest, need: ApiRole): Promise<string> {
+    const auth = header(req.headers, 'authorization');
+    let key = header(req.headers, 'x-api-key');
+    if (auth !== undefined) {
+      const m = /^Bearer\s+(\S+)$/i.exec(auth);
+      if (!m) throw new VerifierError('UNAUTHENTICATED', 'Authorization header must be "Bearer <api key>"');
+      key = m[1]!;
+    }
+    if (key === undefined) throw new VerifierError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>" (create one with `tokenforge verifier keys create`)');
+    const parsed = parseApiKey(key);
+    if (!parsed) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
+    const now = clock.nowMs();
+    let entry = keyCache.get(parsed.id);
+    if (!entry || now - entry.at > keyCacheMs) {
+      entry = { rec: await store.getApiKey(parsed.id), at: now };
+      keyCache.set(parsed.id, entry);
+      if (keyCache.size > 10_000) keyCache.delete(keyCache.keys().next().value as string);
+    }
+    if (!entry.rec || !keyMatches(entry.rec, parsed.secret)) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
+    if (need === 'admin' && entry.rec.role !== 'admin') throw new VerifierError('FORBIDDEN', `this route needs an admin key; key ${parsed.id} has role ${entry.rec.role}`);
+    return `key:${parsed.id}`;
+  }
+
+  const requireJson = (req: HttpRequest): void => {
+    const ct = header(req.headers, 'content-type');
+    if (ct === undefined || !/^application\/json\s*(;|$)/i.test(ct)) {
+      throw new VerifierError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with "Content-Type: application/json"');
+    }
+  };
+
+  const serialFrom = (raw: string): string => {
+    let s: string;
+    try {
+      s = decodeURIComponent(raw);
+    } catch {
+      throw new VerifierError('INVALID_REQUEST', 'serial in the path is not valid percent-encoding', { field: 'serial' });
+    }
+    if (!SERIAL_RE.test(s)) throw new VerifierError('INVALID_REQUEST', 'serial in the path is not a valid serial', { field: 'serial' });
+    return s;
+  };
+
+  const methodNotAllowed = (allowed: string): never => {
+    throw new VerifierError('METHOD_NOT_ALLOWED', `method not allowed here; use ${allowed}`);
+  };
+
+  async function route(req: HttpRequest): Promise<{ route: string; res: HttpResponse }> {
+    const { method, path } = req;
+    if (path === '/healthz') {
+      if (method !== 'GET') methodNotAllowed('GET');
+      try {
+        await store.ping();
+      } catch {
+        return { route: path, res: json(503, { status: 'unavailable', store: store.kind }) };
+      }
+      const now = clock.nowMs();
+      return { route: path, res: json(200, { status: 'ok', store: store.kind, time: new Date(now).toISOString(), timeMs: now }) };
+    }
+    if (path === '/metrics') {
+      if (method !== 'GET') methodNotAllowed('GET');
+      return { route: path, res: { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: metrics.render() } };
+    }
+    if (path === '/openapi.json') {
+      if (method !== 'GET') methodNotAllowed('GET');
+      return { route: path, res: { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: o.openapi } };
+    }
+    if (path === '/v1/verify') {
+      if (method !== 'POST') methodNotAllowed('POST');
+      const actor = await authenticate(req, 'verify');
+      requireJson(req);
+      const v = parseVerify(parseJsonBody(req.body));
+      const out = await service.verify(v, actor);
+      return { route: path, res: json(200, { result: out.result, serial: out.serial, ...out.detail }) };
+    }
+    if (path === '/v1/tokens' || path === '/v1/tokens:batch') {
+      if (method !== 'POST') methodNotAllowed('POST');
+      const actor = await authenticate(req, 'admin');
+      requireJson(req);
+      const body = parseJsonBody(req.body);
+      if (path === '/v1/tokens') {
+        const r = parseRegister(body);
+        const { outcomes, tokens } = await service.register([r], actor);
+        const created = outcomes[0]!.status === 'created';
+        const meta = created ? tokenMetadata(tokens[0]!, clock.nowMs()) : await service.getToken(r.serial);
+        return { route: path, res: json(created ? 201 : 200, { status: outcomes[0]!.status, token: meta }) };
+      }
+      const list = parseBatch(body);
+      const { outcomes } = await service.register(list, actor);
+      const created = outcomes.filter((x) => x.status === 'created').length;
+      return { route: path, res: json(200, { created, existing: outcomes.length - created, results: outcomes }) };
+    }
+    if (path === '/v1/audit') {
+      if (method !== 'GET') methodNotAllowed('GET');
+      const actor = await authenticate(req, 'admin');
+      void actor;
+      const q = parseAuditQuery(req.query);
+      const entries = await service.auditLog(q);
+      const last = entries[entries.length - 1];
+      return {
+        route: path,
+        res: json(200, {
+          entries: entries.map((e) => ({ ...e, at: new Date(e.atMs).toISOString(), detail: JSON.parse(e.detail) as unknown })),
+          next: entries.length === q.limit && last ? String(last.seq) : null,
+        }),
+      };
+    }
+    const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock))?$/.exec(path);
+    if (m) {
+      const serial = serialFrom(m[1]!);
+      const action = m[2];
+      const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
+      if (action === 'resync') {
+        if (method !== 'POST') methodNotAllowed('POST');
+        const actor = await authenticate(req, 'verify');
+        requireJson(req);
+        const b = parseResync(parseJsonBody(req.body));
+        const out = await service.resync(serial, b.code1, b.code2, actor);
+        return { route: r, res: json(200, { result: out.result, serial, ...out.detail }) };
+      }
+      if (action === 'enable' || action === 'disable' || action === 'unlock') {
+        if (method !== 'POST') methodNotAllowed('POST');
+        const actor = await authenticate(req, 'admin');
+        parseEmpty(req.body);
+        return { route: r, res: json(200, { token: await service.setState(serial, action, actor) }) };
+      }
+      if (method === 'GET') {
+        await authenticate(req, 'admin');
+        return { route: r, res: json(200, { token: await service.getToken(serial) }) };
+      }
+      if (method === 'DELETE') {
+        const actor = await authenticate(req, 'admin');
+        await service.remove(serial, actor);
+        return { route: r, res: { status: 204, headers: {}, body: '' } };
+      }
+      return methodNotAllowed('GET, DELETE');
+    }
+    throw new VerifierError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see /openapi.json`);
+  }
+
+  return async (req) => {
+    const start = process.hrtime.bigint();
+    let routeName = routeOf(req.path);
+    let res: HttpResponse;
+    try {
+      const out = await route(req);
+      routeName = out.route;
+      res = out.res;
+    } catch (e) {
+      if (e instanceof VerifierError) {
+        res = errorResponse(e.code, e.message, e.field);
+        if (STATUS[e.code] >= 500) o.log('error', e.message, { code: e.code, method: req.method, path: req.path.slice(0, 200) });
+      } else {
+        o.log('error', 'unexpected error', { error: e instanceof Error ? e.message : String(e), method: req.method, path: req.path.slice(0, 200) });
+        res = errorResponse('INTERNAL', 'internal error; see the server log');
+      }
+    }
+    metrics.inc('tokenforge_http_requests_total', { route: routeName, status: String(res.status) }, 'HTTP requests by route and status.');
+    metrics.observeRequest(routeName, Number(process.hrtime.bigint() - start) / 1e9);
+    return res;
+  };
+}

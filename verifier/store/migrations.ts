@@ -1,0 +1,74 @@
+/**
+ * The migrations registry (STYLE.md rule 12: persistent formats only grow). Each migration has a permanent id,
+ * is applied once in a transaction, and is recorded in schema_migrations; ids are never reused or edited after
+ * release — add a new entry instead. Both dialects are kept side by side so they cannot drift apart.
+ *
+ * Column notes: counters and time steps are 64-bit unsigned values stored as decimal TEXT (SQLite INTEGER is
+ * signed 64-bit); times are milliseconds since the epoch; seed_sealed is AES-256-GCM output (keyring.ts).
+ */
+
+export interface Migration {
+  readonly id: number;
+  readonly name: string;
+  readonly sqlite: readonly string[];
+  readonly postgres: readonly string[];
+}
+
+const tokenColumns = (blob: string): string => `
+  serial TEXT PRIMARY KEY,
+  uid TEXT NOT NULL UNIQUE,
+  user_name TEXT,
+  label TEXT,
+  type TEXT NOT NULL CHECK (type IN ('hotp', 'totp', 'ocra')),
+  algorithm TEXT NOT NULL,
+  digits INTEGER NOT NULL,
+  period_sec INTEGER NOT NULL,
+  t0 TEXT NOT NULL,
+  ocra_suite TEXT,
+  counter TEXT NOT NULL,
+  last_step TEXT,
+  drift_steps INTEGER NOT NULL,
+  fail_count INTEGER NOT NULL,
+  throttled_until_ms BIGINT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('active', 'disabled', 'locked')),
+  pending_resync TEXT,
+  pending_at_ms BIGINT NOT NULL,
+  last_used_at_ms BIGINT,
+  look_ahead INTEGER,
+  window_back INTEGER,
+  window_forward INTEGER,
+  resync_window INTEGER,
+  seed_kid TEXT NOT NULL,
+  seed_sealed ${blob} NOT NULL,
+  version BIGINT NOT NULL,
+  created_at_ms BIGINT NOT NULL,
+  updated_at_ms BIGINT NOT NULL`;
+
+const common = (blob: string): string[] => [
+  `CREATE TABLE tokens (${tokenColumns(blob)})`,
+  `CREATE INDEX tokens_user ON tokens (user_name)`,
+  `CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('admin', 'verify')),
+    hash TEXT NOT NULL,
+    label TEXT,
+    created_at_ms BIGINT NOT NULL,
+    revoked_at_ms BIGINT)`,
+  `CREATE TABLE audit (
+    seq BIGINT PRIMARY KEY,
+    at_ms BIGINT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    serial TEXT,
+    result TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL)`,
+  `CREATE INDEX audit_serial ON audit (serial, seq)`,
+  `CREATE TABLE audit_head (id INTEGER PRIMARY KEY CHECK (id = 1), seq BIGINT NOT NULL, hash TEXT NOT NULL)`,
+  `INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${'0'.repeat(64)}')`,
+];
+
+export const MIGRATIONS: readonly Migration[] = [
+  { id: 1, name: 'tokens, api keys, hash-chained audit log', sqlite: common('BLOB'), postgres: common('BYTEA') },
+];

@@ -1,0 +1,221 @@
+/**
+ * PostgreSQL store (pg), for several verifier instances sharing state. `updateToken` runs
+ * BEGIN; SELECT ... FOR UPDATE; decide; UPDATE ... WHERE serial = $ AND version = $ (compare-and-set); audit;
+ * COMMIT — the row lock queues concurrent verifications of one token (in any process) behind each other, and
+ * the version check makes a lost update impossible even if the lock were missing. Audit appends lock the
+ * single audit_head row, which serialises the hash chain across instances.
+ *
+ * Schema: `schema` (or a `schema=` parameter in the URL, removed before connecting) selects a PostgreSQL schema
+ * via search_path; it is created if missing. Migrations run under an advisory lock so that instances starting
+ * together do not race.
+ */
+import pg from 'pg';
+import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
+import type { TokenRecord } from '../domain/types.ts';
+import { VerifierError } from '../errors.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import type { AuditFilter, RegisterOutcome, VerifierStore } from './types.ts';
+
+export interface PostgresOptions {
+  schema?: string;
+  poolSize?: number;
+}
+
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const MIGRATION_LOCK = 0x7466_7631; // "tfv1"
+
+type Client = pg.PoolClient;
+
+export async function openPostgresStore(url: string, options: PostgresOptions = {}): Promise<VerifierStore> {
+  const u = new URL(url);
+  const schema = options.schema ?? u.searchParams.get('schema') ?? undefined;
+  u.searchParams.delete('schema');
+  if (schema !== undefined && !SCHEMA_RE.test(schema)) {
+    throw new VerifierError('INVALID_REQUEST', `PostgreSQL schema "${schema.slice(0, 64)}" must be lower-case letters, digits and _`);
+  }
+  const pool = new pg.Pool({
+    connectionString: u.toString(),
+    max: options.poolSize ?? 10,
+    ...(schema ? { options: `-c search_path=${schema}` } : {}),
+  });
+  pool.on('error', () => {
+    /* an idle client died (server restart); the pool replaces it on the next query */
+  });
+  const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof VerifierError) throw e;
+      const code = (e as { code?: string }).code;
+      if (code === '40001' || code === '40P01' || code === '55P03') throw new VerifierError('BUSY', `${what}: contention; retry`, { cause: e });
+      throw new VerifierError('STORE', `${what}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const tx = async <T>(what: string, fn: (c: Client) => Promise<T>): Promise<T> =>
+    wrap(what, async () => {
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        const out = await fn(c);
+        await c.query('COMMIT');
+        return out;
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      } finally {
+        c.release();
+      }
+    });
+
+  await wrap('migrate', async () => {
+    const c = await pool.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+      if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)`);
+      const done = new Set((await c.query('SELECT id FROM schema_migrations')).rows.map((r: Row) => Number(r['id'])));
+      for (const m of MIGRATIONS) {
+        if (done.has(m.id)) continue;
+        for (const sql of m.postgres) await c.query(sql);
+        await c.query('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES ($1, $2, $3)', [m.id, m.name, Date.now()]);
+      }
+      await c.query('COMMIT');
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => undefined);
+      await pool.end();
+      throw e;
+    } finally {
+      c.release();
+    }
+  });
+
+  const append = async (c: Client, input: AuditInput): Promise<AuditEntry> => {
+    const h = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0] as Row;
+    const e = chainEntry(Number(h['seq']), String(h['hash']), input);
+    await c.query(
+      `WITH a AS (INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash)
+                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+       UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1`,
+      [e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash],
+    );
+    return e;
+  };
+  const insertSql = `INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+  const get = async (c: Client | pg.Pool, serial: string, lock: boolean): Promise<TokenRecord | undefined> => {
+    const r = await c.query(`SELECT * FROM tokens WHERE serial = $1${lock ? ' FOR UPDATE' : ''}`, [serial]);
+    return r.rows[0] ? tokenFromRow(r.rows[0] as Row) : undefined;
+  };
+
+  return {
+    kind: 'postgres',
+    getToken: (serial) => wrap('read token', () => get(pool, serial, false)),
+    findTokensByUser: (user, limit) =>
+      wrap('read tokens', async () =>
+        (await pool.query('SELECT * FROM tokens WHERE user_name = $1 ORDER BY created_at_ms, serial LIMIT $2', [user, limit])).rows.map((r) =>
+          tokenFromRow(r as Row),
+        ),
+      ),
+    registerTokens: (tokens, sameSecret, audit) =>
+      tx('register', async (c) => {
+        const outcomes: RegisterOutcome[] = [];
+        for (const t of tokens) {
+          const ins = await c.query(`${insertSql} ON CONFLICT (serial) DO NOTHING`, tokenValues(t));
+          if (ins.rowCount === 1) {
+            outcomes.push({ serial: t.serial, status: 'created' });
+            continue;
+          }
+          const existing = await get(c, t.serial, true);
+          if (!existing || !sameSecret(existing, t)) {
+            throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
+          }
+          outcomes.push({ serial: t.serial, status: 'exists' });
+        }
+        for (const a of audit(outcomes)) await append(c, a);
+        return outcomes;
+      }),
+    updateToken: (serial, decide) =>
+      tx('update token', async (c) => {
+        const t = await get(c, serial, true);
+        const out = decide(t);
+        if (out.next && t) {
+          const n = out.next;
+          const r = await c.query(
+            `UPDATE tokens SET counter = $1, last_step = $2, drift_steps = $3, fail_count = $4, throttled_until_ms = $5, state = $6,
+               pending_resync = $7, pending_at_ms = $8, last_used_at_ms = $9, version = version + 1, updated_at_ms = $10
+             WHERE serial = $11 AND version = $12`,
+            [
+              n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
+              n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, Date.now(), serial, t.version,
+            ],
+          );
+          if (r.rowCount !== 1) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
+        }
+        if (out.audit) await append(c, out.audit);
+        return out.value;
+      }),
+    deleteToken: (serial, audit) =>
+      tx('delete token', async (c) => {
+        const r = await c.query('DELETE FROM tokens WHERE serial = $1', [serial]);
+        if (r.rowCount === 1) await append(c, audit);
+        return r.rowCount === 1;
+      }),
+    appendAudit: (input) => tx('audit', (c) => append(c, input)),
+    listAudit: (f: AuditFilter) =>
+      wrap('read audit', async () => {
+        const where: string[] = [];
+        const args: unknown[] = [];
+        const add = (sql: string, v: unknown): void => {
+          args.push(v);
+          where.push(sql.replace('?', `$${args.length}`));
+        };
+        if (f.serial !== undefined) add('serial = ?', f.serial);
+        if (f.action !== undefined) add('action = ?', f.action);
+        if (f.result !== undefined) add('result = ?', f.result);
+        if (f.actor !== undefined) add('actor = ?', f.actor);
+        if (f.sinceMs !== undefined) add('at_ms >= ?', f.sinceMs);
+        if (f.untilMs !== undefined) add('at_ms < ?', f.untilMs);
+        if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
+        args.push(f.limit);
+        const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${args.length}`;
+        return (await pool.query(sql, args)).rows.map((r) => auditFromRow(r as Row));
+      }),
+    auditHead: () =>
+      wrap('read audit head', async () => {
+        const r = (await pool.query('SELECT seq, hash FROM audit_head WHERE id = 1')).rows[0] as Row;
+        return { seq: Number(r['seq']), hash: String(r['hash']) };
+      }),
+    createApiKey: async (rec, audit) => {
+      await tx('create API key', async (c) => {
+        await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [
+          rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs,
+        ]);
+        await append(c, audit);
+      });
+    },
+    getApiKey: (id) =>
+      wrap('read API key', async () => {
+        const r = (await pool.query('SELECT * FROM api_keys WHERE id = $1', [id])).rows[0] as Row | undefined;
+        return r ? apiKeyFromRow(r) : undefined;
+      }),
+    resealAll: (reseal, audit) =>
+      tx('re-seal seeds', async (c) => {
+        const rows = (await c.query('SELECT serial, seed_kid, seed_sealed FROM tokens ORDER BY serial FOR UPDATE')).rows as Row[];
+        for (const r of rows) {
+          const sealed = r['seed_sealed'] as Uint8Array;
+          const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
+          await c.query('UPDATE tokens SET seed_kid = $1, seed_sealed = $2, version = version + 1 WHERE serial = $3', [
+            out.kid, Buffer.from(out.sealed), r['serial'],
+          ]);
+        }
+        await append(c, { ...audit, detail: { ...audit.detail, tokens: rows.length } });
+        return rows.length;
+      }),
+    countTokens: () => wrap('count tokens', async () => Number((await pool.query('SELECT COUNT(*) AS n FROM tokens')).rows[0]['n'])),
+    ping: async () => {
+      await wrap('ping', () => pool.query('SELECT 1'));
+    },
+    close: () => pool.end(),
+  };
+}

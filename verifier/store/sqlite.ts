@@ -1,0 +1,213 @@
+/**
+ * SQLite store (better-sqlite3, WAL). Every write is one BEGIN IMMEDIATE transaction, which takes SQLite's
+ * single writer lock up front: the read-decide-write of `updateToken` is therefore atomic across processes that
+ * share the file, and busy_timeout makes a second process wait instead of failing. Statements are prepared once.
+ *
+ * Durability: synchronous=NORMAL (default) survives a killed process — the WAL is in the OS page cache — but a
+ * power cut may drop the last commits; `synchronous: 'full'` fsyncs each commit (see docs/verifier.md).
+ */
+import Database from 'better-sqlite3';
+import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
+import type { TokenRecord } from '../domain/types.ts';
+import { VerifierError } from '../errors.ts';
+import { MIGRATIONS } from './migrations.ts';
+import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import type { ApiKeyRecord, AuditFilter, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+
+export interface SqliteOptions {
+  busyTimeoutMs?: number;
+  synchronous?: 'normal' | 'full';
+}
+
+export function openSqliteStore(file: string, options: SqliteOptions = {}): VerifierStore {
+  let db: Database.Database;
+  try {
+    db = new Database(file);
+  } catch (e) {
+    throw new VerifierError('STORE', `cannot open SQLite database ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 10_000}`);
+  db.pragma('journal_mode = WAL');
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
+  db.pragma('foreign_keys = ON');
+  migrate(db);
+
+  const q = {
+    getToken: db.prepare(`SELECT * FROM tokens WHERE serial = ?`),
+    byUser: db.prepare(`SELECT * FROM tokens WHERE user_name = ? ORDER BY created_at_ms, serial LIMIT ?`),
+    insertToken: db.prepare(`INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map(() => '?').join(', ')})`),
+    update: db.prepare(
+      `UPDATE tokens SET counter = ?, last_step = ?, drift_steps = ?, fail_count = ?, throttled_until_ms = ?, state = ?,
+        pending_resync = ?, pending_at_ms = ?, last_used_at_ms = ?, version = version + 1, updated_at_ms = ?
+       WHERE serial = ? AND version = ?`,
+    ),
+    deleteToken: db.prepare(`DELETE FROM tokens WHERE serial = ?`),
+    head: db.prepare(`SELECT seq, hash FROM audit_head WHERE id = 1`),
+    setHead: db.prepare(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`),
+    insertAudit: db.prepare(
+      `INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    insertKey: db.prepare(`INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)`),
+    getKey: db.prepare(`SELECT * FROM api_keys WHERE id = ?`),
+    allSeeds: db.prepare(`SELECT serial, seed_kid, seed_sealed FROM tokens ORDER BY serial`),
+    setSeed: db.prepare(`UPDATE tokens SET seed_kid = ?, seed_sealed = ?, version = version + 1 WHERE serial = ?`),
+    count: db.prepare(`SELECT COUNT(*) AS n FROM tokens`),
+  };
+
+  const append = (input: AuditInput): AuditEntry => {
+    const head = q.head.get() as Row;
+    const e = chainEntry(Number(head['seq']), String(head['hash']), input);
+    q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
+    q.setHead.run(e.seq, e.hash);
+    return e;
+  };
+  const getToken = (serial: string): TokenRecord | undefined => {
+    const r = q.getToken.get(serial) as Row | undefined;
+    return r ? tokenFromRow(r) : undefined;
+  };
+
+  const wrap = <T>(what: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof VerifierError) throw e;
+      if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new VerifierError('BUSY', `${what}: database is busy; retry`, { cause: e });
+      throw new VerifierError('STORE', `${what}: ${(e as Error).message}`, { cause: e });
+    }
+  };
+
+  const txUpdate = db.transaction(<R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R => {
+    const t = getToken(serial);
+    const out = decide(t);
+    if (out.next && t) {
+      const n = out.next;
+      const info = q.update.run(
+        n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
+        n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, nowMs, serial, t.version,
+      );
+      if (info.changes !== 1) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
+    }
+    if (out.audit) append(out.audit);
+    return out.value;
+  });
+
+  const txRegister = db.transaction(
+    (
+      tokens: readonly TokenRecord[],
+      same: (a: TokenRecord, b: TokenRecord) => boolean,
+      audit: (o: readonly RegisterOutcome[]) => AuditInput[],
+    ): RegisterOutcome[] => {
+      const outcomes: RegisterOutcome[] = [];
+      for (const t of tokens) {
+        const existing = getToken(t.serial);
+        if (existing) {
+          if (!same(existing, t)) throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
+          outcomes.push({ serial: t.serial, status: 'exists' });
+        } else {
+          q.insertToken.run(...tokenValues(t));
+          outcomes.push({ serial: t.serial, status: 'created' });
+        }
+      }
+      for (const a of audit(outcomes)) append(a);
+      return outcomes;
+    },
+  );
+
+  const store: VerifierStore = {
+    kind: 'sqlite',
+    async getToken(serial) {
+      return wrap('read token', () => getToken(serial));
+    },
+    async findTokensByUser(user, limit) {
+      return wrap('read tokens', () => (q.byUser.all(user, limit) as Row[]).map(tokenFromRow));
+    },
+    async registerTokens(tokens, sameSecret, audit) {
+      return wrap('register', () => txRegister.immediate(tokens, sameSecret, audit));
+    },
+    async updateToken(serial, decide) {
+      return wrap('update token', () => txUpdate.immediate(serial, decide, Date.now()) as ReturnType<typeof decide>['value']);
+    },
+    async deleteToken(serial, audit) {
+      return wrap('delete token', () =>
+        db.transaction(() => {
+          const n = q.deleteToken.run(serial).changes;
+          if (n === 1) append(audit);
+          return n === 1;
+        }).immediate(),
+      );
+    },
+    async appendAudit(input) {
+      return wrap('audit', () => db.transaction(() => append(input)).immediate());
+    },
+    async listAudit(f: AuditFilter) {
+      const where: string[] = [];
+      const args: unknown[] = [];
+      if (f.serial !== undefined) (where.push('serial = ?'), args.push(f.serial));
+      if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
+      if (f.result !== undefined) (where.push('result = ?'), args.push(f.result));
+      if (f.actor !== undefined) (where.push('actor = ?'), args.push(f.actor));
+      if (f.sinceMs !== undefined) (where.push('at_ms >= ?'), args.push(f.sinceMs));
+      if (f.untilMs !== undefined) (where.push('at_ms < ?'), args.push(f.untilMs));
+      if (f.afterSeq !== undefined) (where.push('seq > ?'), args.push(f.afterSeq));
+      const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
+      return wrap('read audit', () => (db.prepare(sql).all(...args, f.limit) as Row[]).map(auditFromRow));
+    },
+    async auditHead() {
+      return wrap('read audit head', () => {
+        const r = q.head.get() as Row;
+        return { seq: Number(r['seq']), hash: String(r['hash']) };
+      });
+    },
+    async createApiKey(rec: ApiKeyRecord, audit) {
+      wrap('create API key', () =>
+        db.transaction(() => {
+          q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs);
+          append(audit);
+        }).immediate(),
+      );
+    },
+    async getApiKey(id) {
+      return wrap('read API key', () => {
+        const r = q.getKey.get(id) as Row | undefined;
+        return r ? apiKeyFromRow(r) : undefined;
+      });
+    },
+    async resealAll(reseal, audit) {
+      return wrap('re-seal seeds', () =>
+        db.transaction(() => {
+          let n = 0;
+          for (const r of q.allSeeds.all() as Row[]) {
+            const sealed = r['seed_sealed'] as Uint8Array;
+            const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
+            q.setSeed.run(out.kid, Buffer.from(out.sealed), r['serial']);
+            n++;
+          }
+          append({ ...audit, detail: { ...audit.detail, tokens: n } });
+          return n;
+        }).immediate(),
+      );
+    },
+    async countTokens() {
+      return wrap('count tokens', () => Number((q.count.get() as Row)['n']));
+    },
+    async ping() {
+      wrap('ping', () => db.prepare('SELECT 1').get());
+    },
+    async close() {
+      if (db.open) db.close();
+    },
+  };
+  return store;
+}
+
+function migrate(db: Database.Database): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)`);
+  db.transaction(() => {
+    const done = new Set((db.prepare('SELECT id FROM schema_migrations').all() as Row[]).map((r) => Number(r['id'])));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      for (const sql of m.sqlite) db.exec(sql);
+      db.prepare('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES (?, ?, ?)').run(m.id, m.name, Date.now());
+    }
+  }).immediate();
+}
