@@ -67,6 +67,11 @@ export interface KeyUriFile {
   derived_examples_NOT_FROM_WIKI: { rfc4226_key_base32: string; hotp_uri: string; totp_uri_sha256: string };
 }
 
+export interface Rfc4648File {
+  source: string;
+  vectors: { source: string; ascii: string; base32: string }[];
+}
+
 function load<T>(name: string): T {
   return JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), 'utf8')) as T;
 }
@@ -75,6 +80,7 @@ export const loadRfc4226 = (): Rfc4226File => load('rfc4226.json');
 export const loadRfc6238 = (): Rfc6238File => load('rfc6238.json');
 export const loadRfc6287 = (): Rfc6287File => load('rfc6287.json');
 export const loadKeyUri = (): KeyUriFile => load('keyuri.json');
+export const loadRfc4648 = (): Rfc4648File => load('rfc4648.json');
 
 /** The OCRA mode of a row, from the RFC's own section/mode text. */
 export type OcraMode = 'one-way' | 'server' | 'client' | 'signature';

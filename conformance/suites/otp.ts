@@ -3,12 +3,14 @@
  *
  * Groups: rfc4226 (Appendix D Table 2 through hotp(), the engine's batch and window APIs, and the Section 5.4
  * truncation example), rfc6238 (Appendix B, all 18 rows: time step and code), rfc6287 (Appendix C: one-way,
- * mutual server/client and plain signature), keyuri (the Key Uri Format wiki examples). Inputs and expected
+ * mutual server/client and plain signature), rfc4648 (Section 10 base32), keyuri (the Key Uri Format wiki examples). Inputs and expected
  * values come from conformance/vectors/*.json; nothing expected is computed by the code under test.
  */
 import {
   createHotpEngine,
   dynamicTruncate,
+  decodeBase32,
+  encodeBase32,
   formatCode,
   formatOtpauthUri,
   hexToBytes,
@@ -24,7 +26,7 @@ import {
   type OcraInput,
 } from '../../otp/index.ts';
 import type { CaseResult, Suite } from '../types.ts';
-import { loadKeyUri, loadRfc4226, loadRfc6238, loadRfc6287, ocraMode, type Rfc6287Vector } from '../vectors.ts';
+import { loadKeyUri, loadRfc4226, loadRfc4648, loadRfc6238, loadRfc6287, ocraMode, type Rfc6287Vector } from '../vectors.ts';
 
 const SUITE = 'otp';
 
@@ -145,9 +147,19 @@ function keyUriCases(): CaseResult[] {
   return out;
 }
 
+function rfc4648Cases(): CaseResult[] {
+  const file = loadRfc4648();
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  return file.vectors.flatMap((v) => [
+    runCase('rfc4648', `base32 encode "${v.ascii}"`, v.source, () => [encodeBase32(enc.encode(v.ascii), { pad: true }), v.base32]),
+    runCase('rfc4648', `base32 decode "${v.base32}"`, v.source, () => [dec.decode(decodeBase32(v.base32)), v.ascii]),
+  ]);
+}
+
 export const otpSuite: Suite = {
   name: 'otp',
-  description: 'RFC 4226, RFC 6238 and RFC 6287 vectors and Key Uri Format examples through the library',
+  description: 'RFC 4226, 6238, 6287 and 4648 vectors and Key Uri Format examples through the library',
   target: 'none',
-  run: async () => [...rfc4226Cases(), ...rfc6238Cases(), ...rfc6287Cases(), ...keyUriCases()],
+  run: async () => [...rfc4226Cases(), ...rfc6238Cases(), ...rfc6287Cases(), ...rfc4648Cases(), ...keyUriCases()],
 };
