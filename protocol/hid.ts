@@ -36,7 +36,9 @@
  * answers KEEPALIVE(UPNEEDED) immediately and every KEEPALIVE_INTERVAL_MS from `tick`, answers CHANNEL_BUSY
  * to every other request, and on CANCEL from the pending channel calls `onCancel(cid, 'cancel')` and answers
  * the request with status KEEPALIVE_CANCEL. The core later calls `complete(cid, response)` (button pressed,
- * or its own user-presence timeout with status USER_ACTION_TIMEOUT). An exception thrown by the handler is
+ * or its own user-presence timeout with status USER_ACTION_TIMEOUT) and must send the reports `complete`
+ * returns; when the device is served by endpoint.ts (which only sends what handleReport/tick return), queue
+ * them and return them from the device's next `tick` (see reference-responder.ts `press`). An exception thrown by the handler is
  * answered with status OTHER (the device never dies on a request).
  */
 import {

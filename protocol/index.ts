@@ -10,3 +10,4 @@ export * from './serial.ts';
 export * from './transport.ts';
 export * from './endpoint.ts';
 export { createReferenceResponder, seededRng, type ReferenceResponder, type ReferenceResponderOptions } from './reference-responder.ts';
+export { TokenClient, type TokenClientOptions, type InitInfo, type CallOptions } from './client.ts';

@@ -30,8 +30,8 @@ export interface ReferenceResponder {
   readonly winks: number;
   handleReport(report: Uint8Array, nowMs: number): Uint8Array[];
   tick(nowMs: number): Uint8Array[];
-  /** The user presses the button: completes a pending RESET. Returns the reports to send. */
-  press(): Uint8Array[];
+  /** The user presses the button: completes a pending RESET; the answer goes out with the next tick(). */
+  press(): void;
 }
 
 export function createReferenceResponder(options: ReferenceResponderOptions): ReferenceResponder {
@@ -51,6 +51,7 @@ export function createReferenceResponder(options: ReferenceResponderOptions): Re
   };
   const timeAtZero = options.timeAtZeroSec ?? 1_700_000_000n;
   let winks = 0;
+  const outbox: Uint8Array[] = [];
   const hid = new HidDevice({
     rng: options.rng,
     version: { major: 0, minor: 1, build: 0 },
@@ -83,10 +84,10 @@ export function createReferenceResponder(options: ReferenceResponderOptions): Re
       return winks;
     },
     handleReport: (report, nowMs) => hid.handleReport(report, nowMs),
-    tick: (nowMs) => hid.tick(nowMs),
+    tick: (nowMs) => [...outbox.splice(0), ...hid.tick(nowMs)],
     press() {
       const p = hid.pending;
-      return p ? hid.complete(p.cid, Uint8Array.of(STATUS.OK, 0xa0)) : [];
+      if (p) outbox.push(...hid.complete(p.cid, Uint8Array.of(STATUS.OK, 0xa0)));
     },
   };
 }
