@@ -1,8 +1,9 @@
 /** The registry of conformance suites; `tokenforge conformance run --suite NAME|all` looks them up here. */
 import type { Suite } from './types.ts';
 import { otpSuite } from './suites/otp.ts';
+import { verifierSuite } from './suites/verifier.ts';
 
-export const SUITES: Suite[] = [otpSuite];
+export const SUITES: Suite[] = [otpSuite, verifierSuite];
 
 export function findSuite(name: string): Suite | undefined {
   return SUITES.find((s) => s.name === name);

@@ -197,14 +197,17 @@ export function createVerifierService(o: ServiceOptions) {
     }
   }
 
-  async function verifyToken(serial: string, code: string, actor: string): Promise<VerifyOutcome> {
+  async function verifyToken(serial: string, code: string, actor: string, clientCounter: bigint | null = null): Promise<VerifyOutcome> {
     const now = clock.nowMs();
     const out = await store.updateToken(serial, (t) => {
       if (!t) return notFound(serial);
       if (t.type === 'ocra') {
         throw new VerifierError('INVALID_REQUEST', `token ${serial} is an OCRA token; this server verifies hotp and totp tokens only`, { field: 'serial' });
       }
-      const d = decideVerify(t, code, now, engineFor(t), effectivePolicy(o.policy, t));
+      if (clientCounter !== null && t.type !== 'hotp') {
+        throw new VerifierError('INVALID_REQUEST', 'counter: applies to hotp tokens only', { field: 'counter' });
+      }
+      const d = decideVerify(t, code, now, engineFor(t), effectivePolicy(o.policy, t), clientCounter);
       return { next: d.next, audit: audit(actor, 'verify', serial, d.result, d.detail), value: { result: d.result, serial, detail: d.detail } };
     });
     metrics.inc('tokenforge_verifications_total', { result: out.result }, 'Verification decisions by result.');
@@ -214,8 +217,9 @@ export function createVerifierService(o: ServiceOptions) {
   /** Precedence when a user has several tokens and none accepted. */
   const RANK: Record<VerifyResult, number> = { ok: 4, replayed: 3, invalid: 2, locked: 1, disabled: 0 };
 
-  async function verify(req: { serial: string | null; user: string | null; code: string }, actor: string): Promise<VerifyOutcome> {
-    if (req.serial !== null) return verifyToken(req.serial, req.code, actor);
+  async function verify(req: { serial: string | null; user: string | null; code: string; counter: bigint | null }, actor: string): Promise<VerifyOutcome> {
+    if (req.serial !== null) return verifyToken(req.serial, req.code, actor, req.counter);
+    if (req.counter !== null) throw new VerifierError('INVALID_REQUEST', 'counter: give it with serial, not user', { field: 'counter' });
     const tokens = (await store.findTokensByUser(req.user!, 20)).filter((t) => t.type !== 'ocra');
     if (tokens.length === 0) throw new VerifierError('NOT_FOUND', `no hotp or totp token is registered for that user`);
     let best: VerifyOutcome | null = null;

@@ -11,6 +11,7 @@
  *   5.1.4.2 / C15); it counts as a failure like `invalid`.
  * Auto-resync: a code beyond the window but within resyncWindow is remembered; the next code, if it is for
  *   the following counter/step and comes within pendingResyncTtlMs, is accepted (two consecutive codes).
+ * RCP: an HOTP verification may name the client's counter (RFC 4226 App. E.4); only that counter is checked.
  * Lockout: consecutive failures lock the token at maxFailures (<= 100, NIST 800-63B 5.2.2); after
  *   backoffFreeFailures each failure also throttles the token for an exponentially growing delay, during which
  *   verifications answer `locked` without checking the code (so the delay cannot be brute-forced).
@@ -105,7 +106,14 @@ function failure(
  * Decide one verification. `policy` is the token's effective policy (types.ts effectivePolicy).
  * The caller has already checked that `code` is a string of 1..10 digits.
  */
-export function decideVerify(t: TokenRecord, code: string, nowMs: number, engine: WindowEngine, policy: Policy): Decision<VerifyResult> {
+export function decideVerify(
+  t: TokenRecord,
+  code: string,
+  nowMs: number,
+  engine: WindowEngine,
+  policy: Policy,
+  clientCounter: bigint | null = null,
+): Decision<VerifyResult> {
   const g = gate(t, nowMs);
   if (g) return g;
   if (code.length !== t.digits || !CODE_RE.test(code)) {
@@ -113,6 +121,16 @@ export function decideVerify(t: TokenRecord, code: string, nowMs: number, engine
   }
   const v = Number(code);
   const pendingLive = t.pendingResync !== null && nowMs - t.pendingAtMs <= policy.pendingResyncTtlMs;
+
+  if (t.type === 'hotp' && clientCounter !== null) {
+    // RFC 4226 App. E.4 (RCP): accept only if C-client >= C-server, C-client - C-server <= s, and the code is
+    // the HOTP of C-client; then C = C-client + 1.
+    const c = t.counter;
+    if (clientCounter < c) return failure(t, policy, nowMs, 'invalid', { reason: 'counter-behind' });
+    if (clientCounter - c > BigInt(policy.lookAhead)) return failure(t, policy, nowMs, 'invalid', { reason: 'counter-beyond-window' });
+    if (engine.findInWindow(v, clientCounter, 1) !== clientCounter) return failure(t, policy, nowMs, 'invalid', {});
+    return { result: 'ok', next: succeeded(t, nowMs, { counter: clientCounter + 1n }), detail: { matched: clientCounter.toString(), skipped: Number(clientCounter - c) } };
+  }
 
   if (t.type === 'hotp') {
     const c = t.counter;

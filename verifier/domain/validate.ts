@@ -181,15 +181,17 @@ export interface VerifyRequest {
   serial: string | null;
   user: string | null;
   code: string;
+  /** HOTP only: the client's counter (RFC 4226 App. E.4 counter-based resynchronisation). */
+  counter: bigint | null;
 }
 
 export function parseVerify(v: unknown): VerifyRequest {
-  const o = object(v, 'body', ['serial', 'user', 'code']);
+  const o = object(v, 'body', ['serial', 'user', 'code', 'counter']);
   const serial = str(o, 'serial', 'body', { required: false, re: SERIAL_RE, what: 'is not a valid serial' }) ?? null;
   const user = str(o, 'user', 'body', { required: false, max: 128 }) ?? null;
   if ((serial === null) === (user === null)) bad(serial === null ? 'serial' : 'user', 'give exactly one of serial or user');
   const code = str(o, 'code', 'body', { required: true, re: CODE_RE, what: 'must be a string of 1-10 decimal digits' });
-  return { serial, user, code };
+  return { serial, user, code, counter: big(o, 'counter', 'body', 0n, MAX_COUNTER) ?? null };
 }
 
 export function parseResync(v: unknown): { code1: string; code2: string } {
