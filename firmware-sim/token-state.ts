@@ -11,6 +11,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
+import { keyCheckValue } from '../protocol/wrap.ts';
 import { MAX_COUNTER, type HashAlgorithm } from '../otp/params.ts';
 import { SimError } from './errors.ts';
 import type { Rng } from './ports.ts';
@@ -36,7 +37,7 @@ export interface SlotConfig {
   touch: boolean;
   /** OCRA suite text; '' otherwise. */
   ocraSuite: string;
-  /** Key check value: first 3 bytes of HMAC-SHA-256(seed, "tokenforge/kcv"). */
+  /** Key check value (protocol/wrap.ts keyCheckValue). */
   kcv: Uint8Array;
   /** The seed sealed by the vault; never leaves the token. */
   sealedSeed: Uint8Array;
@@ -72,11 +73,6 @@ export interface TokenState {
 
 export const DEFAULT_SETTINGS: Settings = { defaultSlot: 0, displayMs: 30_000 };
 export const DEFAULT_PIN_RETRIES = 10;
-
-/** Key check value of a seed (docs/flash-format.md §3.5; the protocol reports it in GET_SLOT). */
-export function keyCheckValue(seed: Uint8Array): Uint8Array {
-  return hmac(sha256, seed, new TextEncoder().encode('tokenforge/kcv')).slice(0, 3);
-}
 
 // ---- value codecs (strict; layouts in docs/flash-format.md §3) ----
 

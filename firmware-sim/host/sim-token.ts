@@ -1,0 +1,221 @@
+/**
+ * The shell around one Device (STYLE.md rule 1: effects live here): the serial carriage (COBS frames over a
+ * byte stream), link faults, response delays, periodic ticks, reboot after a power cut, and the token's state
+ * directory (`--state`): flash.img (the flash image), rtc.json (the battery-backed RTC), huk.key (the sealing
+ * key, mode 0600) and token.json (profile, serial sequence, unit draw).
+ *
+ * The flash image is saved synchronously after every request that changed the flash and BEFORE the answer is
+ * written to the link, so even a killed process cannot have shown a HOTP code whose counter is not on disk.
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodeFrames, FrameDecoder } from '../../protocol/serial.ts';
+import { Device } from '../device.ts';
+import { SimError } from '../errors.ts';
+import { applyLinkFaults, type Faults } from '../faults.ts';
+import { RamFlash } from '../flash.ts';
+import { AlwaysPressedButton, CryptoRng, LatchedButton, NULL_LOG, RecordingDisplay, type Clock, type Log, type Rng } from '../ports.ts';
+import { loadProfile, type UnitDraw } from '../profiles.ts';
+import type { RtcState } from '../rtc.ts';
+
+export interface SimTokenOptions {
+  profile: string;
+  /** Token state directory; in-memory only when absent. */
+  stateDir?: string;
+  serialSeq: number;
+  clock: Clock;
+  rng?: Rng;
+  testMode?: boolean;
+  faults?: Faults;
+  log?: Log;
+  userPresenceTimeoutMs?: number;
+}
+
+interface TokenMeta {
+  version: 1;
+  profile: string;
+  serialSeq: number;
+  unit: UnitDraw;
+}
+
+function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  writeFileSync(tmp, data, { mode });
+  renameSync(tmp, path);
+}
+
+export class SimToken {
+  readonly options: SimTokenOptions;
+  readonly display = new RecordingDisplay();
+  readonly button: LatchedButton | AlwaysPressedButton;
+  readonly rng: Rng;
+  flash: RamFlash;
+  device!: Device;
+  readonly #decoder = new FrameDecoder();
+  readonly #huk: Uint8Array;
+  #unit: UnitDraw | undefined;
+  #lastSavedOps = -1;
+  #rebootTimer: NodeJS.Timeout | undefined;
+  /** Where device-to-host bytes go (set by the runner). */
+  output: (bytes: Uint8Array) => void = () => {};
+  readonly startedAtMs: number;
+  #jumpsDone = 0;
+  reboots = 0;
+
+  constructor(options: SimTokenOptions) {
+    this.options = options;
+    this.rng = options.rng ?? new CryptoRng();
+    this.button = options.testMode ? new AlwaysPressedButton() : new LatchedButton();
+    const profile = loadProfile(options.profile);
+    const dir = options.stateDir;
+    let rtcState: RtcState | undefined;
+    if (dir) {
+      mkdirSync(dir, { recursive: true, mode: 0o700 });
+      const metaPath = join(dir, 'token.json');
+      if (existsSync(metaPath)) {
+        const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as TokenMeta;
+        if (meta.profile !== options.profile) {
+          throw new SimError('STATE', `state ${dir} holds a ${meta.profile} token, not ${options.profile}; use --profile ${meta.profile} or another --state`);
+        }
+        this.#unit = meta.unit;
+      }
+      const hukPath = join(dir, 'huk.key');
+      if (existsSync(hukPath)) {
+        this.#huk = new Uint8Array(readFileSync(hukPath));
+        if (this.#huk.length !== 32) throw new SimError('STATE', `${hukPath}: must hold 32 bytes`);
+      } else {
+        this.#huk = new Uint8Array(32);
+        new CryptoRng().fill(this.#huk);
+        writeAtomic(hukPath, this.#huk);
+      }
+      const flashPath = join(dir, 'flash.img');
+      this.flash = existsSync(flashPath) ? RamFlash.loadFrom(flashPath) : new RamFlash(profile.flash);
+      const rtcPath = join(dir, 'rtc.json');
+      if (existsSync(rtcPath)) rtcState = JSON.parse(readFileSync(rtcPath, 'utf8')) as RtcState;
+    } else {
+      this.#huk = new Uint8Array(32);
+      this.rng.fill(this.#huk);
+      this.flash = new RamFlash(profile.flash);
+    }
+    this.startedAtMs = options.clock.nowMs();
+    this.#boot(rtcState, true);
+  }
+
+  #boot(rtcState: RtcState | undefined, first: boolean): void {
+    const o = this.options;
+    const f = o.faults;
+    if (first && f?.powerCutAtOp !== undefined) this.flash.armPowerCut({ afterOps: f.powerCutAtOp, torn: f.tornWrite ?? false, rng: this.rng });
+    const rtc = rtcState ?? (this.device ? this.device.rtc.save() : undefined);
+    const opts = {
+      profile: loadProfile(o.profile),
+      flash: this.flash,
+      clock: o.clock,
+      rng: this.rng,
+      button: this.button,
+      display: this.display,
+      log: o.log ?? NULL_LOG,
+      huk: this.#huk,
+      serialSeq: o.serialSeq,
+      testMode: o.testMode ?? false,
+      ...(rtc ? { rtcState: rtc } : {}),
+      ...(this.#unit ? { unit: this.#unit } : {}),
+      ...(o.userPresenceTimeoutMs !== undefined ? { userPresenceTimeoutMs: o.userPresenceTimeoutMs } : {}),
+    };
+    try {
+      this.device = new Device(opts);
+    } catch (e) {
+      if (!(e instanceof SimError && e.code === 'POWER_CUT')) throw e;
+      this.flash.disarmPowerCut();
+      this.device = new Device(opts);
+    }
+    this.#unit = this.device.unit;
+    this.save();
+  }
+
+  get serial(): string {
+    return this.device.serial;
+  }
+
+  /** Bytes from the host. */
+  input(chunk: Uint8Array): void {
+    const f = this.options.faults ?? {};
+    const bytes = applyLinkFaults(chunk, f, this.rng);
+    const out: Uint8Array[] = [];
+    for (const report of this.#decoder.push(bytes)) out.push(...this.device.handleReport(report));
+    this.#afterDevice();
+    this.#send(out);
+  }
+
+  /** Periodic work: device tick (keepalive, button), clock-jump faults, reboot after a power cut. */
+  tick(): void {
+    const jumps = this.options.faults?.clockJumps ?? [];
+    const elapsedSec = (this.options.clock.nowMs() - this.startedAtMs) / 1000;
+    while (this.#jumpsDone < jumps.length && elapsedSec >= jumps[this.#jumpsDone]!.atSec) {
+      this.device.rtc.jump(jumps[this.#jumpsDone]!.bySec * 1000);
+      this.#jumpsDone++;
+    }
+    const out = this.device.tick();
+    this.#afterDevice();
+    this.#send(out);
+  }
+
+  /** The physical button: completes a waiting host request, or (none waiting) shows the code of `slot`. */
+  press(slot?: number): string {
+    if (this.device.dead) return '';
+    let shown = '';
+    if (this.device.waitingForPress) {
+      if (this.button instanceof LatchedButton) this.button.press(this.options.clock.nowMs());
+      const before = this.display.events.length;
+      const out = this.device.tick();
+      if (this.display.events.length > before) shown = this.display.last ?? '';
+      this.#afterDevice();
+      this.#send(out);
+    } else {
+      shown = this.device.pressStandalone(slot);
+      this.#afterDevice();
+    }
+    return shown;
+  }
+
+  #afterDevice(): void {
+    this.save();
+    if (this.device.dead && !this.#rebootTimer) {
+      const after = this.options.faults?.rebootAfterMs ?? 200;
+      if (after > 0) {
+        this.#rebootTimer = setTimeout(() => {
+          this.#rebootTimer = undefined;
+          this.reboots++;
+          this.#decoder.reset();
+          this.#boot(undefined, false);
+        }, after);
+      }
+    }
+  }
+
+  #send(reports: Uint8Array[]): void {
+    if (reports.length === 0) return;
+    const f = this.options.faults ?? {};
+    const bytes = applyLinkFaults(encodeFrames(reports), f, this.rng);
+    if (f.responseDelayMs) setTimeout(() => this.output(bytes), f.responseDelayMs);
+    else this.output(bytes);
+  }
+
+  /** Saves the flash image (if it changed) and the RTC to the state directory. */
+  save(force = false): void {
+    const dir = this.options.stateDir;
+    if (!dir) return;
+    if (force || this.flash.opCount !== this.#lastSavedOps) {
+      this.flash.saveTo(join(dir, 'flash.img'));
+      this.#lastSavedOps = this.flash.opCount;
+      const meta: TokenMeta = { version: 1, profile: this.options.profile, serialSeq: this.options.serialSeq, unit: this.#unit! };
+      writeAtomic(join(dir, 'token.json'), JSON.stringify(meta, null, 2) + '\n');
+    }
+    if (force || this.device.profile.rtc) writeAtomic(join(dir, 'rtc.json'), JSON.stringify(this.device.rtc.save()) + '\n');
+  }
+
+  close(): void {
+    if (this.#rebootTimer) clearTimeout(this.#rebootTimer);
+    this.#rebootTimer = undefined;
+    if (!this.device.dead) this.save(true);
+  }
+}
