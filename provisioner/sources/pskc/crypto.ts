@@ -95,14 +95,8 @@ export function decryptValue(algorithmUri: string, key: DecryptionKey | undefine
       throw new ProvisionerError('INVALID_NEEDS_KEY', `${what} is encrypted to an RSA public key (${fragment(algorithmUri)}); this needs the private key: pass --private-key FILE (PEM)`);
     }
     try {
-      return new Uint8Array(
-        privateDecrypt(
-          alg.padding === 'pkcs1'
-            ? { key: key.key, padding: constants.RSA_PKCS1_PADDING }
-            : { key: key.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash },
-          cipherValue,
-        ),
-      );
+      if (alg.padding === 'oaep') return new Uint8Array(privateDecrypt({ key: key.key, padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash }, cipherValue));
+      return unpadPkcs1v15(new Uint8Array(privateDecrypt({ key: key.key, padding: constants.RSA_NO_PADDING }, cipherValue)));
     } catch (e) {
       throw decErr(`${what}: RSA decryption failed; is it the private key that matches the certificate in the file?`, e);
     }
@@ -133,6 +127,27 @@ export function decryptValue(algorithmUri: string, key: DecryptionKey | undefine
   } catch (e) {
     throw decErr(`${what}: decryption failed (bad padding) - wrong ${key.source === 'psk' ? 'pre-shared key' : 'password'} or a damaged value`, e);
   }
+}
+
+/**
+ * RSAES-PKCS1-v1_5 unpadding (RFC 8017 Section 7.2.2): EM = 0x00 || 0x02 || PS (>= 8 non-zero bytes) || 0x00 || M.
+ * Node 20 refuses PKCS#1 v1.5 private decryption (CVE-2023-46809, the Marvin timing oracle), so we decrypt
+ * raw and unpad here. That oracle needs an online victim answering many chosen ciphertexts; importing a
+ * vendor file offline is not one, and the check below scans the whole block without an early exit anyway.
+ */
+export function unpadPkcs1v15(em: Uint8Array): Uint8Array {
+  let bad = (em[0] ?? 1) | ((em[1] ?? 0) ^ 2);
+  let sep = 0;
+  for (let i = 2; i < em.length; i++) {
+    const isZero = em[i] === 0 ? 1 : 0;
+    const first = isZero & (sep === 0 ? 1 : 0);
+    sep = first ? i : sep;
+  }
+  bad |= sep === 0 || sep < 10 ? 1 : 0;
+  const out = em.slice(sep + 1);
+  em.fill(0);
+  if (bad !== 0) throw new Error('PKCS#1 v1.5 padding check failed');
+  return out;
 }
 
 /** AES-CBC encryption with a fresh IV from `rng`; returns IV || ciphertext (the CipherValue). */
