@@ -1,0 +1,160 @@
+/**
+ * The store contract suite (verifier/store/types.ts), run against SQLite (a real file) and PostgreSQL (the
+ * real server, a fresh schema per run).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { verifyAuditChain } from '../verifier/admin.ts';
+import type { AuditInput } from '../verifier/domain/audit.ts';
+import type { TokenRecord } from '../verifier/domain/types.ts';
+import { VerifierError } from '../verifier/errors.ts';
+import { createKeyring } from '../verifier/keyring.ts';
+import { openPostgresStore } from '../verifier/store/postgres.ts';
+import { openSqliteStore } from '../verifier/store/sqlite.ts';
+import type { VerifierStore } from '../verifier/store/types.ts';
+import { pgQuery, pgSchema, tempDir } from './verifier-helpers.ts';
+
+const ring = createKeyring([{ kid: 'k1', key: new Uint8Array(32).fill(7) }]);
+const ring2 = createKeyring([{ kid: 'k1', key: new Uint8Array(32).fill(7) }, { kid: 'k2', key: new Uint8Array(32).fill(9) }]);
+
+let uidN = 0;
+function token(serial: string, over: Partial<TokenRecord> = {}, seed = new Uint8Array(20).fill(1)): TokenRecord {
+  const { kid, sealed } = ring.seal(serial, seed);
+  return {
+    uid: `uid-${++uidN}-${serial}`, serial, user: null, label: null, type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30,
+    t0: 0n, ocraSuite: null, counter: 0n, lastStep: null, driftSteps: 0, failCount: 0, throttledUntilMs: 0, state: 'active',
+    pendingResync: null, pendingAtMs: 0, lastUsedAtMs: null, lookAhead: null, windowBack: null, windowForward: null,
+    resyncWindow: null, seedKid: kid, seedSealed: sealed, version: 1, createdAtMs: 1000, updatedAtMs: 1000, ...over,
+  };
+}
+const audit = (action: string, serial: string | null = null): AuditInput => ({ atMs: 5, actor: 'test', action, serial, result: 'ok', detail: { n: 1 } });
+const sameSeed = (a: TokenRecord, b: TokenRecord): boolean =>
+  Buffer.from(ring.open(a.serial, a.seedKid, a.seedSealed)).equals(Buffer.from(ring.open(b.serial, b.seedKid, b.seedSealed)));
+
+interface Backend {
+  name: string;
+  open(): Promise<VerifierStore>;
+  /** Runs raw SQL against the backend (to tamper with the audit log). */
+  raw(sql: string): Promise<void>;
+  cleanup(): Promise<void>;
+}
+
+function sqliteBackend(): Backend {
+  const t = tempDir();
+  const file = join(t.dir, 'v.db');
+  return {
+    name: 'sqlite',
+    open: async () => openSqliteStore(file),
+    raw: async (sql) => {
+      const db = new Database(file);
+      db.exec(sql);
+      db.close();
+    },
+    cleanup: async () => t.cleanup(),
+  };
+}
+
+async function postgresBackend(): Promise<Backend> {
+  const s = await pgSchema('store');
+  return {
+    name: 'postgres',
+    open: () => openPostgresStore(s.url),
+    raw: async (sql) => {
+      await pgQuery(s.schema, sql);
+    },
+    cleanup: () => s.drop(),
+  };
+}
+
+for (const [name, make] of [['sqlite', async () => sqliteBackend()], ['postgres', postgresBackend]] as const) {
+  describe.sequential(`store contract: ${name}`, () => {
+    let b: Backend;
+    let store: VerifierStore;
+    beforeAll(async () => {
+      b = await make();
+      store = await b.open();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await b?.cleanup();
+    });
+
+    it('round-trips a token record exactly, and migrations are idempotent', async () => {
+      const t = token('RT-1', { type: 'totp', user: 'alice', label: 'fob', t0: -12345n, periodSec: 60, lastStep: (1n << 63n) + 5n, driftSteps: -2, counter: (1n << 64n) - 1n, lookAhead: 4, resyncWindow: 50 });
+      expect(await store.registerTokens([t], sameSeed, () => [audit('register', 'RT-1')])).toEqual([{ serial: 'RT-1', status: 'created' }]);
+      const got = await store.getToken('RT-1');
+      expect({ ...got, seedSealed: Buffer.from(got!.seedSealed).toString('hex') }).toEqual({ ...t, seedSealed: Buffer.from(t.seedSealed).toString('hex') });
+      const again = await b.open();
+      expect((await again.getToken('RT-1'))?.serial).toBe('RT-1');
+      await again.close();
+      expect(await store.getToken('nope')).toBeUndefined();
+      expect((await store.findTokensByUser('alice', 10)).map((x) => x.serial)).toEqual(['RT-1']);
+    });
+
+    it('re-registration: same secret is "exists", a different secret is CONFLICT and the whole batch writes nothing', async () => {
+      await store.registerTokens([token('ID-1')], sameSeed, () => []);
+      expect(await store.registerTokens([token('ID-1')], sameSeed, () => [])).toEqual([{ serial: 'ID-1', status: 'exists' }]);
+      const headBefore = await store.auditHead();
+      const batch = [token('ID-2'), token('ID-1', {}, new Uint8Array(20).fill(2))];
+      await expect(store.registerTokens(batch, sameSeed, () => [audit('register-batch')])).rejects.toMatchObject({ code: 'CONFLICT' });
+      expect(await store.getToken('ID-2')).toBeUndefined();
+      expect(await store.auditHead()).toEqual(headBefore);
+    });
+
+    it('updateToken: concurrent read-decide-write never loses an update (compare-and-set on version)', async () => {
+      await store.registerTokens([token('CAS-1')], sameSeed, () => []);
+      const inc = () =>
+        store.updateToken('CAS-1', (t) => ({ next: { ...t!, counter: t!.counter + 1n }, audit: audit('verify', 'CAS-1'), value: t!.counter }));
+      const seen = await Promise.all(Array.from({ length: 40 }, inc));
+      expect(new Set(seen.map(String)).size).toBe(40);
+      const t = await store.getToken('CAS-1');
+      expect(t!.counter).toBe(40n);
+      expect(t!.version).toBe(41);
+    });
+
+    it('updateToken: a decide that throws writes nothing, not even audit', async () => {
+      const head = await store.auditHead();
+      await expect(store.updateToken('missing', (t) => {
+        if (!t) throw new VerifierError('NOT_FOUND', 'x');
+        return { next: null, audit: null, value: 0 };
+      })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await store.auditHead()).toEqual(head);
+    });
+
+    it('audit: hash chain verifies, filters work, and tampering is detected', async () => {
+      await store.appendAudit({ atMs: 10, actor: 'x', action: 'special', serial: 'F-1', result: 'invalid', detail: {} });
+      const r = await verifyAuditChain(store);
+      expect(r.ok).toBe(true);
+      const head = await store.auditHead();
+      expect(r.entries).toBe(head.seq);
+      const f = await store.listAudit({ action: 'special', result: 'invalid', limit: 10 });
+      expect(f.map((e) => e.serial)).toEqual(['F-1']);
+      expect(await store.listAudit({ serial: 'CAS-1', afterSeq: 0, limit: 5 })).toHaveLength(5);
+      await b.raw(`UPDATE audit SET result = 'ok' WHERE seq = ${f[0]!.seq}`);
+      const broken = await verifyAuditChain(store);
+      expect(broken).toMatchObject({ ok: false, brokenAt: f[0]!.seq });
+      await b.raw(`UPDATE audit SET result = 'invalid' WHERE seq = ${f[0]!.seq}`);
+      expect((await verifyAuditChain(store)).ok).toBe(true);
+      await b.raw(`DELETE FROM audit WHERE seq = ${head.seq}`);
+      expect(await verifyAuditChain(store)).toMatchObject({ ok: false });
+    });
+
+    it('delete, API keys, count, reseal', async () => {
+      expect(await store.deleteToken('ID-1', audit('delete', 'ID-1'))).toBe(true);
+      expect(await store.deleteToken('ID-1', audit('delete', 'ID-1'))).toBe(false);
+      await store.createApiKey({ id: 'abc', role: 'verify', hash: 'h', label: null, createdAtMs: 1, revokedAtMs: null }, audit('api-key-create'));
+      expect(await store.getApiKey('abc')).toEqual({ id: 'abc', role: 'verify', hash: 'h', label: null, createdAtMs: 1, revokedAtMs: null });
+      const n = await store.countTokens();
+      const resealed = await store.resealAll((serial, kid, sealed) => {
+        const seed = ring2.open(serial, kid, sealed);
+        return ring2.seal(serial, seed);
+      }, audit('rotate-key'));
+      expect(resealed).toBe(n);
+      const t = await store.getToken('CAS-1');
+      expect(t!.seedKid).toBe('k2');
+      expect(Buffer.from(ring2.open('CAS-1', 'k2', t!.seedSealed))).toEqual(Buffer.alloc(20, 1));
+      await store.ping();
+    });
+  });
+}
