@@ -164,7 +164,7 @@ function scalarFind(kind: Kind, st: KeyState, hi: number, lo: number, n: number,
   for (let i = 0; i < n; i++) {
     const v = scalarValue(kind, st, h, l, mod);
     // Branch-free "first match": found stays -1 until a match, then keeps the first index.
-    const hit = ((v ^ target) | 0) === 0 ? 1 : 0;
+    const hit = v === target ? 1 : 0;
     found = found < 0 && hit === 1 ? i : found;
     l = (l + 1) | 0;
     if (l === 0) h = (h + 1) | 0;

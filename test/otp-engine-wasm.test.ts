@@ -1,0 +1,80 @@
+/**
+ * The WebAssembly side of the engine: the committed kernel bytes are exactly what the in-repo generator
+ * produces (so the binary cannot drift from its readable source), the assembler's LEB128 encodings match the
+ * spec's examples, both modules validate, and the SIMD and scalar kernels agree lane by lane with node:crypto
+ * for every group position (lanes 0..3 of i32x4, 0..1 of i64x2) and for n that are not multiples of the lanes.
+ */
+import { describe, expect, it } from 'vitest';
+import { sleb, uleb } from '../otp/wasm/asm.ts';
+import { generatedSource, kernelModuleBytes, loadKernels } from '../otp/wasm/kernels.ts';
+import { SCALAR_WASM_BASE64, SIMD_WASM_BASE64 } from '../otp/wasm/kernels.generated.ts';
+import { HASH_SHAPES, hmacPadStates } from '../otp/hmac-pads.ts';
+import { readFileSync } from 'node:fs';
+import { ALGORITHMS, nodeValue, seeded } from './otp-engine-helpers.ts';
+
+describe('assembler encodings (WebAssembly Core Spec 5.2.2)', () => {
+  it.each([
+    [0, [0x00]],
+    [127, [0x7f]],
+    [128, [0x80, 0x01]],
+    [624485, [0xe5, 0x8e, 0x26]],
+    [0xffffffff, [0xff, 0xff, 0xff, 0xff, 0x0f]],
+  ])('uleb(%i)', (n, bytes) => expect(uleb(n)).toEqual(bytes));
+
+  it.each([
+    [0n, [0x00]],
+    [-1n, [0x7f]],
+    [63n, [0x3f]],
+    [64n, [0xc0, 0x00]],
+    [-64n, [0x40]],
+    [-65n, [0xbf, 0x7f]],
+    [-123456n, [0xc0, 0xbb, 0x78]],
+    [-(1n << 63n), [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x7f]],
+  ])('sleb(%s)', (n, bytes) => expect(sleb(n)).toEqual(bytes));
+});
+
+describe('generated kernels', () => {
+  it('kernels.generated.ts is exactly what the generator produces (rerun `npx tsx otp/wasm/build.ts` if not)', () => {
+    const committed = readFileSync(new URL('../otp/wasm/kernels.generated.ts', import.meta.url), 'utf8');
+    expect(committed === generatedSource()).toBe(true);
+    expect(Buffer.from(SIMD_WASM_BASE64, 'base64').equals(Buffer.from(kernelModuleBytes(true)))).toBe(true);
+    expect(Buffer.from(SCALAR_WASM_BASE64, 'base64').equals(Buffer.from(kernelModuleBytes(false)))).toBe(true);
+  });
+
+  it('both modules validate and load', () => {
+    expect(WebAssembly.validate(kernelModuleBytes(true))).toBe(true);
+    expect(WebAssembly.validate(kernelModuleBytes(false))).toBe(true);
+    expect(loadKernels('simd')?.lanes).toBe('simd');
+    expect(loadKernels('scalar')?.lanes).toBe('scalar');
+  });
+});
+
+describe.each(ALGORITHMS)('%s kernels lane by lane', (algorithm) => {
+  const kind = ALGORITHMS.indexOf(algorithm);
+  for (const lanes of ['simd', 'scalar'] as const) {
+    it(`${lanes}: every n in 1..9 from several starts, every digit count, matches node:crypto`, () => {
+      const k = loadKernels(lanes)!;
+      const rng = seeded(BigInt(1000 + kind * 2 + (lanes === 'simd' ? 1 : 0)));
+      for (let t = 0; t < 10; t++) {
+        const key = rng.bytes(1 + rng.int(128));
+        const digits = 6 + (t % 5);
+        const mod = digits === 10 ? 0 : 10 ** digits;
+        const { inner, outer } = hmacPadStates(HASH_SHAPES[algorithm], key);
+        const start = t % 2 === 0 ? rng.u64() >> 2n : 0xfffffffcn + BigInt(t);
+        const hi = Number(start >> 32n);
+        const lo = Number(start & 0xffffffffn);
+        const n = 1 + (t % 9);
+        const want = Array.from({ length: n }, (_, i) => nodeValue(algorithm, key, start + BigInt(i), digits));
+        const out = new Uint32Array(n);
+        k.batch(kind, inner, outer, hi, lo, n, mod, out);
+        expect([...out], `start ${start} n ${n}`).toEqual(want);
+        expect(k.one(kind, inner, outer, hi, lo, mod)).toBe(want[0]);
+        // Each lane position in turn holds the target; the first occurrence wins.
+        for (let i = 0; i < n; i++) expect(k.find(kind, inner, outer, hi, lo, n, mod, want[i]!)).toBe(want.indexOf(want[i]!));
+        // A match in the slack lanes past n (the group computes them) must not count.
+        const beyond = nodeValue(algorithm, key, start + BigInt(n), digits);
+        if (!want.includes(beyond)) expect(k.find(kind, inner, outer, hi, lo, n, mod, beyond)).toBe(-1);
+      }
+    });
+  }
+});
