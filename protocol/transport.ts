@@ -126,6 +126,13 @@ export class FramedTransport implements Transport {
     await this.#link.write(bytes);
   }
 
+  /** Writes raw bytes on the link, bypassing framing (conformance and fault tests only). */
+  async sendRaw(bytes: Uint8Array): Promise<void> {
+    if (this.#ended) throw this.#ended;
+    this.#bytesOut += bytes.length;
+    await this.#link.write(bytes);
+  }
+
   receive(timeoutMs: number): Promise<Uint8Array | undefined> {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
