@@ -78,7 +78,7 @@ const keyOptions = (y: Argv): Argv =>
 
 function encryptionWords(c: PskcContainer): string {
   const e = c.encryption;
-  const mac = c.mac ? `, MAC ${c.mac.algorithm.slice(c.mac.algorithm.lastIndexOf('#') + 1)}` : '';
+  const mac = c.mac?.algorithm ? `, MAC ${c.mac.algorithm.slice(c.mac.algorithm.lastIndexOf('#') + 1)}` : '';
   switch (e.kind) {
     case 'none':
       return c.keys.some((k) => k.secret?.kind === 'encrypted') ? `encrypted (key not named)${mac}` : 'not encrypted';

@@ -87,7 +87,9 @@ export function diagnosePskc(xml: string, opts: DoctorOptions = {}): Finding[] {
     if (x.v.mac && !c.mac) add('error', 'NO_MAC_METHOD', `the ${x.what} has a ValueMAC but the file has no <MACMethod>, so it cannot be checked`, { keyId: x.keyId, line: x.v.line });
   }
   if (c.mac) {
-    if (!hmacFor(c.mac.algorithm)) add('error', 'UNKNOWN_MAC', `MACMethod algorithm ${c.mac.algorithm} is not supported (HMAC-SHA1/224/256/384/512 are)`, { line: c.mac.line });
+    if (!c.mac.algorithm) {
+      add(encrypted.some((x) => x.v.kind === 'encrypted' && x.v.mac) ? 'error' : 'warning', 'MAC_NO_ALGORITHM', '<MACMethod> has no Algorithm attribute; no ValueMAC can be checked against it', { line: c.mac.line });
+    } else if (!hmacFor(c.mac.algorithm)) add('error', 'UNKNOWN_MAC', `MACMethod algorithm ${c.mac.algorithm} is not supported (HMAC-SHA1/224/256/384/512 are)`, { line: c.mac.line });
     if (!c.mac.key) add('warning', 'MAC_KEY_MISSING', '<MACMethod> has no <MACKey>: the encryption key is used as the MAC key (pre-RFC drafts); RFC 6030 sends a separate MAC key encrypted in MACKey', { line: c.mac.line });
     else if (c.mac.key.kind === 'encrypted' && !cipherFor(c.mac.key.algorithm)) add('error', 'UNKNOWN_ENCRYPTION', `the MAC key is encrypted with ${c.mac.key.algorithm}, which is not supported`, { line: c.mac.line });
   }

@@ -33,7 +33,8 @@ export type PskcEncryption =
   | { kind: 'rsa'; certificate?: string };
 
 export interface PskcMac {
-  algorithm: string;
+  /** Absent in some writers' files (python-pskc with key wrap writes a MACKey but no Algorithm); then no ValueMAC can be checked. */
+  algorithm?: string;
   /** The encrypted MAC key; absent means "use the encryption key" (pre-RFC drafts; python-pskc does the same). */
   key?: PskcValue;
   line: number;
@@ -202,9 +203,8 @@ export function parsePskc(xml: string, limits: XmlLimits = {}): PskcContainer {
   const macEl = child(root, 'MACMethod');
   let mac: PskcMac | undefined;
   if (macEl) {
-    const algorithm = attr(macEl, 'Algorithm');
-    if (!algorithm) bad(`MACMethod: the Algorithm attribute is missing (line ${macEl.line})`);
-    mac = { algorithm: algorithm.trim(), line: macEl.line };
+    const algorithm = attr(macEl, 'Algorithm')?.trim();
+    mac = algorithm ? { algorithm, line: macEl.line } : { line: macEl.line };
     const mk = child(macEl, 'MACKey');
     if (mk) mac.key = parseEncryptedValue(mk, 'the MAC key');
   }
@@ -342,6 +342,7 @@ export function decryptPskc(c: PskcContainer, keys: PskcKeys = {}): PskcKey[] {
     const alg = cipherFor(v.algorithm);
     if (v.mac) {
       if (!c.mac) bad(`${what}: has a ValueMAC but the file has no <MACMethod>`);
+      if (!c.mac.algorithm) bad(`${what}: has a ValueMAC but <MACMethod> has no Algorithm, so it cannot be checked (line ${c.mac.line})`);
       checkValueMac(c.mac.algorithm, macKeyFor(), v.cipher, v.mac, what);
     } else if (alg?.kind === 'cbc' && !keys.allowMissingMac) {
       throw new ProvisionerError('INVALID_MAC', `${what}: is CBC-encrypted but has no ValueMAC, so tampering cannot be detected (RFC 6030 Section 6.1.1 requires one); refusing it`);
