@@ -304,15 +304,17 @@ const ocraCommand: CommandModule<object, Args> = {
 };
 
 const uriParseCommand: CommandModule<object, Args> = {
-  command: 'parse <uri>',
+  command: 'parse [uri]',
   describe: 'Check an otpauth:// URI and print its fields as JSON (the secret only with --show-secret)',
   builder: (y) =>
     y
-      .positional('uri', { type: 'string', describe: 'The URI; @FILE reads it from a file, - from stdin (it contains the secret)' })
+      .positional('uri', { type: 'string', describe: 'The URI; @FILE reads it from a file; - or nothing reads stdin (the URI contains the secret)' })
       .option('show-secret', { type: 'boolean', default: false, describe: 'Also print the secret as hex' })
       .example("$0 otp uri parse 'otpauth://totp/Example:alice@google.com?secret=JBSWY3DPEHPK3PXP&issuer=Example'", 'Prints type, issuer, account, algorithm, digits, period') as Argv<Args>,
   handler: (args) => {
-    const key = parseOtpauthUri(readIndirect(String(args['uri']), 'URI'));
+    // yargs hands a positional "-" over as "", so both it and a missing URI mean stdin.
+    const given = args['uri'] === undefined || args['uri'] === '' ? '-' : String(args['uri']);
+    const key = parseOtpauthUri(readIndirect(given, 'URI'));
     const view: Record<string, unknown> = { type: key.type };
     if (key.issuer !== undefined) view['issuer'] = key.issuer;
     view['account'] = key.account;
