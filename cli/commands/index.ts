@@ -4,6 +4,7 @@ import { conformanceCommand } from './conformance.ts';
 import { otpCommand } from './otp.ts';
 import { pskcCommand } from './pskc.ts';
 import { verifierCommand } from './verifier.ts';
+import { deviceCommand } from './device.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand];
+export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand, deviceCommand];
