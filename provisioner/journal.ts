@@ -85,6 +85,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 CREATE TABLE seeds (
   id INTEGER PRIMARY KEY,
   source_serial TEXT NOT NULL,
+  seed_type TEXT NOT NULL,
   params TEXT NOT NULL,
   nonce BLOB NOT NULL,
   ciphertext BLOB NOT NULL,
@@ -97,7 +98,7 @@ CREATE TABLE seeds (
   attempts INTEGER NOT NULL DEFAULT 0,
   updated_at INTEGER NOT NULL
 ) STRICT;
-CREATE INDEX seeds_pending ON seeds (stage, id) WHERE token_serial IS NULL;
+CREATE INDEX seeds_pending ON seeds (seed_type, id) WHERE token_serial IS NULL;
 CREATE INDEX seeds_source_serial ON seeds (source_serial) WHERE token_serial IS NULL;
 CREATE TRIGGER seeds_assign_once BEFORE UPDATE OF token_serial ON seeds
   WHEN OLD.token_serial IS NOT NULL AND NEW.token_serial IS NOT OLD.token_serial
@@ -148,6 +149,7 @@ interface SeedParamsJson {
 interface SeedDbRow {
   id: number;
   source_serial: string;
+  seed_type: string;
   params: string;
   nonce: Uint8Array;
   ciphertext: Uint8Array;
@@ -281,7 +283,7 @@ export class Journal {
     byToken: Database.Statement<[string], SeedDbRow>;
     byId: Database.Statement<[number], SeedDbRow>;
     pendingBySource: Database.Statement<[string], SeedDbRow>;
-    firstPending: Database.Statement<[], SeedDbRow>;
+    firstPending: Database.Statement<[string], SeedDbRow>;
     setToken: Database.Statement<[string, number, number]>;
     advance: Database.Statement<[number, number, number]>;
     setKcv: Database.Statement<[Uint8Array, number]>;
@@ -302,7 +304,7 @@ export class Journal {
       byToken: db.prepare('SELECT * FROM seeds WHERE token_serial = ?'),
       byId: db.prepare('SELECT * FROM seeds WHERE id = ?'),
       pendingBySource: db.prepare('SELECT * FROM seeds WHERE token_serial IS NULL AND source_serial = ? ORDER BY id LIMIT 1'),
-      firstPending: db.prepare('SELECT * FROM seeds WHERE token_serial IS NULL ORDER BY id LIMIT 1'),
+      firstPending: db.prepare('SELECT * FROM seeds WHERE token_serial IS NULL AND seed_type = ? ORDER BY id LIMIT 1'),
       setToken: db.prepare('UPDATE seeds SET token_serial = ?, stage = 1, updated_at = ? WHERE id = ? AND token_serial IS NULL'),
       advance: db.prepare('UPDATE seeds SET stage = MAX(stage, ?), error_code = NULL, error_message = NULL, updated_at = ? WHERE id = ?'),
       setKcv: db.prepare('UPDATE seeds SET kcv = ? WHERE id = ?'),
@@ -346,7 +348,7 @@ export class Journal {
       db.exec(SCHEMA);
       const check = seal(key, new TextEncoder().encode(KEY_CHECK_PLAINTEXT), 'tokenforge-journal/v1/key-check');
       const meta = db.prepare('INSERT INTO meta (key, value) VALUES (?, ?)');
-      const ins = db.prepare('INSERT INTO seeds (id, source_serial, params, nonce, ciphertext, updated_at) VALUES (?, ?, ?, ?, ?, ?)');
+      const ins = db.prepare('INSERT INTO seeds (id, source_serial, seed_type, params, nonce, ciphertext, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)');
       const t = now();
       db.transaction(() => {
         meta.run('schema', SCHEMA_VERSION);
@@ -367,7 +369,7 @@ export class Journal {
           if (s.keyId !== undefined) params.keyId = s.keyId;
           if (s.manufacturer !== undefined) params.manufacturer = s.manufacturer;
           const sealed = seal(key, s.secret.exposeSecretBytes(), seedAad(id));
-          ins.run(id, s.serial, JSON.stringify(params), sealed.nonce, sealed.ciphertext, t);
+          ins.run(id, s.serial, s.type, JSON.stringify(params), sealed.nonce, sealed.ciphertext, t);
         });
         meta.run('ready', '1');
       })();
@@ -445,14 +447,17 @@ export class Journal {
   /**
    * Assigns a seed to `tokenSerial` in one committed transaction and returns it: the seed already assigned to
    * it if there is one (a resumed batch), else a free seed whose source serial equals the token serial, else
-   * the first free seed in source order. NO_SEED_LEFT when every seed is taken.
+   * the first free seed in source order — among seeds of a type the token supports (`types`, in order of
+   * preference). NO_SEED_LEFT when no such seed is free.
    */
-  assign(tokenSerial: string, target: string | null = null): SeedRow {
+  assign(tokenSerial: string, target: string | null = null, types: readonly SeedType[] = ['hotp', 'totp', 'ocra']): SeedRow {
     return this.#db.transaction((): SeedRow => {
       const mine = this.#stmt.byToken.get(tokenSerial);
       if (mine) return toRow(mine);
-      const free = this.#stmt.pendingBySource.get(tokenSerial) ?? this.#stmt.firstPending.get();
-      if (!free) throw fault('NO_SEED_LEFT', 'every seed of the batch is already assigned to a token');
+      let free = this.#stmt.pendingBySource.get(tokenSerial);
+      if (free && !types.includes(free.seed_type as SeedType)) free = undefined;
+      for (const t of types) free ??= this.#stmt.firstPending.get(t);
+      if (!free) throw fault('NO_SEED_LEFT', `no free seed of a type this token supports (${types.join('/')}) is left in the batch`);
       const t = this.#now();
       this.#stmt.event.run(t, target, tokenSerial, free.id, 'assign', 'begin', null);
       const changed = this.#stmt.setToken.run(tokenSerial, t, free.id).changes;

@@ -34,7 +34,8 @@ import { ProvisionFault, type ProvisionFaultCode } from './faults.ts';
 import type { Journal, SeedRow, Stage, Step } from './journal.ts';
 import type { BatchReport, Progress, TokenResult } from './progress.ts';
 import { FatalRegistrarFault, type Registrar } from './registrar.ts';
-import type { SeedRecord } from './seed.ts';
+import type { SeedRecord, SeedType } from './seed.ts';
+import { CAPABILITY } from '../protocol/registry.ts';
 
 /** What the pipeline needs from a connected token (protocol/client.ts TokenClient, adapted in targets.ts). */
 export interface TokenSession {
@@ -133,14 +134,26 @@ interface Ctx {
   fatal: ProvisionFault | null;
 }
 
-async function withRetry<T>(ctx: Ctx, step: Step, fn: () => Promise<T>): Promise<T> {
+/**
+ * Runs one token command, retrying after link failures (the commands the pipeline sends are safe to repeat:
+ * PUT_SLOT of the same seed, CALCULATE whose counter is read back, LOCK that is checked). A channel resync by
+ * the client drops the token's authentication, so NOT_AUTHENTICATED re-authenticates once (`reauth`).
+ */
+async function withRetry<T>(ctx: Ctx, step: Step, fn: () => Promise<T>, reauth?: () => Promise<void>): Promise<T> {
   const attempts = ctx.o.linkAttempts ?? 3;
   let last: unknown;
+  let reauthed = false;
   for (let i = 0; i < attempts; i++) {
     try {
       return await fn();
     } catch (e) {
       last = e;
+      if (codeOf(e) === 'NOT_AUTHENTICATED' && reauth && !reauthed) {
+        reauthed = true;
+        await reauth();
+        i--;
+        continue;
+      }
       if (!LINK_CODES.has(codeOf(e))) break;
     }
   }
@@ -214,10 +227,13 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     const tokenLocked = (): boolean => info.state === 'LOCKED';
 
     // Authenticate unless the token is already locked (a resumed batch that only has to register it).
-    if (!tokenLocked() && !(row && reached(row, 'locked'))) {
-      stepTo('authenticate');
+    const reauth = async (): Promise<void> => {
       const i0 = info;
       await withRetry(ctx, 'authenticate', () => s.authenticate(ctx.o.adminPin, i0));
+    };
+    if (!tokenLocked() && !(row && reached(row, 'locked'))) {
+      stepTo('authenticate');
+      await reauth();
       journal.note('authenticate', { target: target.name, tokenSerial });
     }
 
@@ -228,7 +244,11 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       }
       step = 'assign';
       progress.step(target.name, tokenSerial, 'assign');
-      row = journal.assign(info.serial, target.name);
+      const types: SeedType[] = [];
+      if (info.capabilities & CAPABILITY.HOTP) types.push('hotp');
+      if (info.capabilities & CAPABILITY.TOTP) types.push('totp');
+      if (types.length === 0) throw new ProvisionFault('TOKEN_ERROR', 'the token supports neither HOTP nor TOTP');
+      row = journal.assign(info.serial, target.name, types);
     }
     seed = journal.seed(row);
     const rec = seed;
@@ -247,7 +267,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
         throw new ProvisionFault('KCV_MISMATCH', `token is locked and its slot holds another seed (KCV ${have ? Buffer.from(have.kcv).toString('hex') : 'empty'}); its assigned seed ${row.id} cannot be completed`);
       } else {
         const i1 = info;
-        kcv = await withRetry(ctx, 'write', () => s.putSlot(params, rec.secret, i1));
+        kcv = await withRetry(ctx, 'write', () => s.putSlot(params, rec.secret, i1), reauth);
         if (!timingSafeEqualBytes(kcv, expectedKcv)) throw new ProvisionFault('CHECK_FAILED', 'the token stored a seed with another key check value than the one sent');
       }
       row = journal.advance(row.id, 'write', 'written', { target: target.name, kcv });
@@ -265,7 +285,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       stepTo('lock');
       if (!tokenLocked()) {
         try {
-          await withRetry(ctx, 'lock', () => s.lock());
+          await withRetry(ctx, 'lock', () => s.lock(), reauth);
         } catch (e) {
           // A LOCK whose answer was lost on the link and then retried finds the token locked already.
           info = await withRetry(ctx, 'lock', () => s.getInfo());

@@ -12,6 +12,8 @@
  * simulator and an in-memory one alike.
  */
 import { SerialPort } from 'serialport';
+import { TokenClient, type TokenClientOptions } from '../protocol/client.ts';
+import { ProtocolError } from '../protocol/errors.ts';
 import { openTransport, parseTcpTarget, type Transport } from '../protocol/transport.ts';
 import { ProvisionFault } from './faults.ts';
 import type { Target, TokenSession } from './pipeline.ts';
@@ -92,4 +94,34 @@ export function targetsFromDescriptors(ds: readonly TargetDescriptor[], session:
     const name = d.kind === 'port' ? d.path : `tcp://${d.hostPort}`;
     return transportTarget(name, () => openTransport(name, options), session);
   });
+}
+
+/**
+ * The pipeline's TokenSession over the protocol client (protocol/client.ts). The client checks the device
+ * key's attestation against `trustAnchors` before it wraps a PIN or a seed to it; an empty slot is `null`.
+ */
+export function clientSessionFactory(options: TokenClientOptions): SessionFactory {
+  return async (transport) => {
+    const c = await TokenClient.open(transport, options);
+    return {
+      getInfo: () => c.info(),
+      async authenticate(pin) {
+        await c.authenticate(pin);
+      },
+      async putSlot(params, seed) {
+        return (await c.putSlot(params, seed)).kcv;
+      },
+      async getSlot(slot) {
+        try {
+          return await c.getSlot(slot);
+        } catch (e) {
+          if (e instanceof ProtocolError && (e.code === 'SLOT_EMPTY' || e.code === 'NO_SUCH_SLOT')) return null;
+          throw e;
+        }
+      },
+      lock: () => c.lock(),
+      calculate: (slot) => c.calculate(slot),
+      close: () => c.close(),
+    };
+  };
 }

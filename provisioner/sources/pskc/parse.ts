@@ -107,6 +107,8 @@ export function decodeBase64Strict(text: string, what: string): Uint8Array {
   const out = new Uint8Array(Buffer.from(s, 'base64'));
   const expectedLen = (s.length / 4) * 3 - (s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0);
   if (out.length !== expectedLen) bad(`${what}: malformed base64`);
+  // Canonical only (RFC 4648 Section 3.5): unused low bits must be zero, so one value has one spelling.
+  if (Buffer.from(out).toString('base64') !== s) bad(`${what}: non-canonical base64 (non-zero padding bits)`);
   return out;
 }
 
