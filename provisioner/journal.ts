@@ -283,7 +283,7 @@ export class Journal {
     byToken: Database.Statement<[string], SeedDbRow>;
     byId: Database.Statement<[number], SeedDbRow>;
     pendingBySource: Database.Statement<[string], SeedDbRow>;
-    firstPending: Database.Statement<[string], SeedDbRow>;
+    firstPending: Database.Statement<[string, string, string], SeedDbRow>;
     setToken: Database.Statement<[string, number, number]>;
     advance: Database.Statement<[number, number, number]>;
     setKcv: Database.Statement<[Uint8Array, number]>;
@@ -304,7 +304,7 @@ export class Journal {
       byToken: db.prepare('SELECT * FROM seeds WHERE token_serial = ?'),
       byId: db.prepare('SELECT * FROM seeds WHERE id = ?'),
       pendingBySource: db.prepare('SELECT * FROM seeds WHERE token_serial IS NULL AND source_serial = ? ORDER BY id LIMIT 1'),
-      firstPending: db.prepare('SELECT * FROM seeds WHERE token_serial IS NULL AND seed_type = ? ORDER BY id LIMIT 1'),
+      firstPending: db.prepare('SELECT * FROM seeds WHERE token_serial IS NULL AND seed_type IN (?, ?, ?) ORDER BY id LIMIT 1'),
       setToken: db.prepare('UPDATE seeds SET token_serial = ?, stage = 1, updated_at = ? WHERE id = ? AND token_serial IS NULL'),
       advance: db.prepare('UPDATE seeds SET stage = MAX(stage, ?), error_code = NULL, error_message = NULL, updated_at = ? WHERE id = ?'),
       setKcv: db.prepare('UPDATE seeds SET kcv = ? WHERE id = ?'),
@@ -447,8 +447,7 @@ export class Journal {
   /**
    * Assigns a seed to `tokenSerial` in one committed transaction and returns it: the seed already assigned to
    * it if there is one (a resumed batch), else a free seed whose source serial equals the token serial, else
-   * the first free seed in source order — among seeds of a type the token supports (`types`, in order of
-   * preference). NO_SEED_LEFT when no such seed is free.
+   * the first free seed in source order — among seeds of a type the token supports (`types`). NO_SEED_LEFT when no such seed is free.
    */
   assign(tokenSerial: string, target: string | null = null, types: readonly SeedType[] = ['hotp', 'totp', 'ocra']): SeedRow {
     return this.#db.transaction((): SeedRow => {
@@ -456,7 +455,8 @@ export class Journal {
       if (mine) return toRow(mine);
       let free = this.#stmt.pendingBySource.get(tokenSerial);
       if (free && !types.includes(free.seed_type as SeedType)) free = undefined;
-      for (const t of types) free ??= this.#stmt.firstPending.get(t);
+      const [a, b, c] = [types[0] ?? '', types[1] ?? types[0] ?? '', types[2] ?? types[0] ?? ''];
+      free ??= this.#stmt.firstPending.get(a, b, c);
       if (!free) throw fault('NO_SEED_LEFT', `no free seed of a type this token supports (${types.join('/')}) is left in the batch`);
       const t = this.#now();
       this.#stmt.event.run(t, target, tokenSerial, free.id, 'assign', 'begin', null);
