@@ -17,7 +17,8 @@ export function runCli(args: string[], options: { input?: string; cwd?: string }
 
 export function runProcess(cmd: string, args: string[], options: { input?: string; cwd?: string } = {}): Promise<RunResult> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, TOKENFORGE_DEBUG: '' } });
+    const stdin = options.input !== undefined ? 'pipe' : 'ignore';
+    const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, TOKENFORGE_DEBUG: '' } });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -31,7 +32,10 @@ export function runProcess(cmd: string, args: string[], options: { input?: strin
       clearTimeout(timer);
       resolvePromise({ code, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => {}); // a child that exits without reading its input is not our failure
+      child.stdin.end(options.input);
+    }
   });
 }
 
