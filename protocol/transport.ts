@@ -15,7 +15,7 @@
  *     arrived within `timeoutMs` (a timeout is an answer, not an error). Only one receive may be pending.
  *     It rejects with CLOSED / DISCONNECTED when the link ends (also when that happens while waiting).
  *   - Reports that arrive while nobody is receiving are queued, at most `maxQueuedReports` (default 256,
- *     i.e. more than the 130 reports of the largest message); beyond that the oldest are dropped and counted.
+ *     i.e. more than the 129 reports of the largest message); beyond that the oldest are dropped and counted.
  *   - Corrupt frames (bad CRC, wrong length, overlong) are dropped and counted in `stats`, never delivered.
  *   - `drain()` discards queued reports (a client calls it before a new transaction).
  *
