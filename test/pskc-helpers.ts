@@ -31,6 +31,7 @@ export function run(cmd: string, args: string[], input = ''): Promise<Run> {
       clearTimeout(timer);
       res({ code, stdout, stderr });
     });
+    child.stdin.on('error', () => undefined); // the child may exit before reading its input (EPIPE)
     child.stdin.end(input);
   });
 }
