@@ -21,8 +21,8 @@ export function runProcess(cmd: string, args: string[], options: { input?: strin
     const child = spawn(cmd, args, { cwd: options.cwd ?? ROOT, stdio: [stdin, 'pipe', 'pipe'], env: { ...process.env, TOKENFORGE_DEBUG: '' } });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     child.on('error', (e) => {
       clearTimeout(timer);
