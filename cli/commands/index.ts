@@ -5,6 +5,7 @@ import { otpCommand } from './otp.ts';
 import { pskcCommand } from './pskc.ts';
 import { verifierCommand } from './verifier.ts';
 import { deviceCommand } from './device.ts';
+import { simCommand } from './sim.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand, deviceCommand];
+export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand, deviceCommand, simCommand];
