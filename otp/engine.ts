@@ -268,6 +268,9 @@ class FastHotpEngine implements HotpEngine {
   }
 
   destroy(): void {
+    // Release first: the kernels recognise the resident pad states by the identity of `inner`.
+    this.kernels?.release(this.st.inner);
+    this.single?.release(this.st.inner);
     this.st.wipe();
     this.destroyed = true;
   }

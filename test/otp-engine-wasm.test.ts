@@ -81,3 +81,30 @@ describe.each(ALGORITHMS)('%s kernels lane by lane', (algorithm) => {
     });
   }
 });
+
+describe('resident pad states in the shared wasm memory', () => {
+  it('stay only while their engine lives: destroy() zeroes them, another engine overwrites them', async () => {
+    const { createHotpEngineWith } = await import('../otp/engine.ts');
+    for (const lanes of ['scalar', 'simd'] as const) {
+      const k = loadKernels(lanes)! as unknown as { i32: Int32Array };
+      const pads = () => [...k.i32.subarray(0, 32)];
+      const keyA = seeded(11n).bytes(20);
+      const a = createHotpEngineWith(keyA, {}, lanes === 'simd' ? 'simd' : 'wasm-scalar');
+      // value() runs on the scalar module, batch() on the path's batch module.
+      if (lanes === 'scalar') a.value(1n);
+      else a.batch(0n, new Uint32Array(4));
+      const { inner, outer } = hmacPadStates(HASH_SHAPES.SHA1, keyA);
+      expect(pads().slice(0, 5)).toEqual([...inner]);
+      expect(pads().slice(16, 21)).toEqual([...outer]);
+      const b = createHotpEngineWith(seeded(12n).bytes(20), {}, lanes === 'simd' ? 'simd' : 'wasm-scalar');
+      if (lanes === 'scalar') b.value(1n);
+      else b.batch(0n, new Uint32Array(4));
+      expect(pads().slice(0, 5)).not.toEqual([...inner]);
+      // Destroying a, whose pads are no longer resident, leaves b's alone; destroying b zeroes them.
+      a.destroy();
+      expect(pads().some((x) => x !== 0)).toBe(true);
+      b.destroy();
+      expect(pads().every((x) => x === 0)).toBe(true);
+    }
+  });
+});

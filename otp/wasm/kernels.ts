@@ -10,8 +10,9 @@
  * find (first index whose value matches, scanning all n without early exit: the match is folded in with
  * `select`, no branch depends on it) and one (a single value).
  *
- * Memory layout (one 64 KiB page, shared by all engines of the process; the pad states are copied in for
- * each call and wiped after it, so no key material stays in the page between calls):
+ * Memory layout (one 64 KiB page, shared by all engines of the process). The pad states of the engine that
+ * used the module last stay resident, so repeated calls by one engine skip the copy; another engine's call
+ * overwrites them, and `release` (from the engine's destroy()) zeroes them when they are that engine's:
  *   PAD_IN  0..63     inner chaining state (32-bit words; SHA-512 as hi/lo pairs)
  *   PAD_OUT 64..127   outer chaining state
  *   DIG     256..383  outer digests of the current group (lane-interleaved), for the truncation
@@ -327,6 +328,8 @@ export interface HmacKernels {
   batch(kind: number, inner: Int32Array, outer: Int32Array, hi: number, lo: number, n: number, mod: number, out: Uint32Array): void;
   find(kind: number, inner: Int32Array, outer: Int32Array, hi: number, lo: number, n: number, mod: number, target: number): number;
   one(kind: number, inner: Int32Array, outer: Int32Array, hi: number, lo: number, mod: number): number;
+  /** Zeroes the resident pad states if they are `inner`'s (the engine is being destroyed). */
+  release(inner: Int32Array): void;
 }
 
 /** The slice of the WebAssembly JS API used here (tsconfig's lib has no DOM/WebAssembly typings). */
@@ -358,14 +361,25 @@ class WasmKernels implements HmacKernels {
     }));
   }
 
+  /** The inner pad array of the engine whose pad states are in memory (identity, not contents). */
+  private resident: Int32Array | null = null;
+
   private load(inner: Int32Array, outer: Int32Array): void {
+    if (this.resident === inner) return;
     this.i32.set(inner, PAD_IN / 4);
     this.i32.set(outer, PAD_OUT / 4);
+    this.resident = inner;
   }
 
-  /** Zeroes the pad states and the digest scratch (everything derived from the key). */
+  /** Zeroes the digest scratch and the values of the last group. */
   private wipe(): void {
+    this.i32.fill(0, DIG / 4, (RES + 16) / 4);
+  }
+
+  release(inner: Int32Array): void {
+    if (this.resident !== inner) return;
     this.i32.fill(0, 0, (RES + 16) / 4);
+    this.resident = null;
   }
 
   batch(kind: number, inner: Int32Array, outer: Int32Array, hi: number, lo: number, n: number, mod: number, out: Uint32Array): void {
@@ -419,9 +433,7 @@ class WasmKernels implements HmacKernels {
 
   one(kind: number, inner: Int32Array, outer: Int32Array, hi: number, lo: number, mod: number): number {
     this.load(inner, outer);
-    const v = this.drivers[kind]!.one(hi, lo, mod === 0 ? 0x80000000 | 0 : mod);
-    this.wipe();
-    return v;
+    return this.drivers[kind]!.one(hi, lo, mod === 0 ? 0x80000000 | 0 : mod);
   }
 }
 
