@@ -15,7 +15,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-describe('verifier conformance suite', () => {
+describe('verifier conformance suite', { timeout: 120_000 }, () => {
   for (const backend of ['sqlite', 'postgres'] as const) {
     it(`passes against the server on ${backend}`, async () => {
       const t = tempDir();

@@ -44,7 +44,7 @@ afterAll(async () => {
   t.cleanup();
 });
 
-describe('bad input gets a clear 4xx JSON error and writes nothing', () => {
+describe('bad input gets a clear 4xx JSON error and writes nothing', { timeout: 60_000 }, () => {
   const good = () => ({ serial: 'BAD-1', type: 'hotp', secret: Buffer.from(seed()).toString('hex'), secretEncoding: 'hex' });
   const cases: Array<[string, () => { body: unknown; headers?: Record<string, string> }, number, string, string?]> = [
     ['malformed JSON', () => ({ body: '{"serial": "BAD-1", ' }), 400, 'INVALID_REQUEST', 'body'],
@@ -89,7 +89,7 @@ describe('bad input gets a clear 4xx JSON error and writes nothing', () => {
   });
 });
 
-describe('API keys and roles', () => {
+describe('API keys and roles', { timeout: 90_000 }, () => {
   it('missing key and wrong key are 401; a verify key on an admin route is 403; nothing is written', async () => {
     const before = await auditCount();
     const body = { serial: 'ROLE-1', type: 'hotp', secret: Buffer.from(seed()).toString('hex'), secretEncoding: 'hex' };
@@ -112,7 +112,7 @@ describe('API keys and roles', () => {
   });
 });
 
-describe('registration', () => {
+describe('registration', { timeout: 90_000 }, () => {
   it('is idempotent per serial: 201, then 200 for the same secret, 409 for another', async () => {
     const s = seed();
     const body = { serial: 'IDEM-1', type: 'totp', secret: encodeBase32(s), user: 'carol' };
@@ -166,7 +166,7 @@ describe('registration', () => {
   });
 });
 
-describe('seeds never leak', () => {
+describe('seeds never leak', { timeout: 90_000 }, () => {
   it('no registered seed (hex, base32, raw bytes) appears in any response, the logs, or the database files', async () => {
     // Drive a few verifications so engines are built and state is written, then stop the server (flush logs).
     for (const s of ['IDEM-1', 'B-0', 'BIG-1']) await req('POST', '/v1/verify', verifyKey, { serial: s, code: '123456' });

@@ -83,7 +83,7 @@ const serve: CommandModule<object, ServeArgs> = {
       .option('max-failures', { type: 'number', describe: `Consecutive failures that lock a token, 1..${MAX_FAILURES_LIMIT} (default ${DEFAULT_POLICY.maxFailures})` })
       .option('backoff-ms', { type: 'number', describe: `Back-off base after the first ${DEFAULT_POLICY.backoffFreeFailures} failures, doubling per failure; 0 disables (default ${DEFAULT_POLICY.backoffBaseMs})` })
       .option('body-limit', { type: 'number', describe: 'Request body limit in bytes (default 65536; the batch route allows 16 MiB)' })
-      .option('sqlite-sync', { choices: ['normal', 'full'] as const, default: 'normal' as const, describe: 'SQLite synchronous mode: normal survives process crashes, full also power cuts (slower)' })
+      .option('sqlite-sync', { type: 'string', default: 'normal', describe: 'SQLite synchronous mode: normal survives process crashes, full also power cuts (slower)' })
       .option('engine-cache', { type: 'number', describe: 'Tokens whose HOTP engine (decrypted key) is kept in memory (default 10000)' })
       .example('$0 verifier serve', 'SQLite file and master key in the working directory, port 8470')
       .example('$0 verifier serve --db postgres://postgres@127.0.0.1:5432/test --port 0', 'PostgreSQL, any free port') as unknown as Argv<ServeArgs>,
@@ -97,6 +97,7 @@ const serve: CommandModule<object, ServeArgs> = {
       ...(a['backoff-ms'] !== undefined ? { backoffBaseMs: intArg(a['backoff-ms'], 'backoff-ms', 0, 3_600_000)! } : {}),
     };
     const port = intArg(a.port, 'port', 0, 65535)!;
+    if (a['sqlite-sync'] !== 'normal' && a['sqlite-sync'] !== 'full') throw new UsageError('--sqlite-sync must be normal or full');
     const bodyLimit = intArg(a['body-limit'], 'body-limit', 1024, 64 * 1024 * 1024);
     const engineCacheSize = intArg(a['engine-cache'], 'engine-cache', 1, 10_000_000);
     const app = await startApp({
@@ -139,10 +140,11 @@ const keysCreate: CommandModule<object, KeysArgs> = {
   builder: (y) =>
     y
       .option('db', dbOption)
-      .option('role', { choices: ['admin', 'verify'] as const, demandOption: true, describe: 'admin: every route; verify: /v1/verify and resync only' })
+      .option('role', { type: 'string', demandOption: true, describe: 'admin (every route) or verify (/v1/verify and resync only)' })
       .option('label', { type: 'string', describe: 'Free text to recognise the key in the audit log' })
       .example('$0 verifier keys create --role verify --label "web frontend"', '') as unknown as Argv<KeysArgs>,
   handler: async (a) => {
+    if (a.role !== 'admin' && a.role !== 'verify') throw new UsageError(`--role must be admin or verify, not "${String(a.role).slice(0, 32)}"`);
     const store = await openStore(a.db).catch(mapStoreErrors);
     try {
       const { key, id } = await createApiKey(store, a.role, a.label ?? null, Date.now());
