@@ -65,8 +65,12 @@ export interface PipelineOptions {
   registrar?: Registrar;
   progress: Progress;
   adminPin: string;
-  /** Attestation public keys to trust (uncompressed P-256). Empty: attestation is not checked (refused by the CLI). */
-  trustAnchors: readonly Uint8Array[];
+  /**
+   * Attestation public keys to check in the identify step (uncompressed P-256). Optional because the session
+   * (protocol TokenClient) already refuses to wrap a PIN or a seed to a device key no trust anchor attests;
+   * giving them here only moves the refusal earlier, at the cost of one more ECDSA verification per token.
+   */
+  trustAnchors?: readonly Uint8Array[];
   /** Workers at once; default min(targets, 32). */
   concurrency?: number;
   /** Slot to load (default 0). */
@@ -210,7 +214,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     const s = session;
     let info = await withRetry(ctx, 'identify', () => s.getInfo());
     tokenSerial = info.serial;
-    if (ctx.o.trustAnchors.length > 0 && !verifyAttestation(info, ctx.o.trustAnchors)) {
+    if (ctx.o.trustAnchors && ctx.o.trustAnchors.length > 0 && !verifyAttestation(info, ctx.o.trustAnchors)) {
       throw new ProvisionFault('ATTESTATION_INVALID', `token ${info.serial}: its device key is not signed by a trusted attestation key (counterfeit or unknown factory); nothing was sent to it`);
     }
     journal.note('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
@@ -365,10 +369,17 @@ export async function runPipeline(o: PipelineOptions): Promise<BatchReport> {
   return report;
 }
 
-/** The committed seeds of a journal, with their token serials, for an export (caller wipes them). */
+/**
+ * The committed seeds of a journal for an export (caller wipes them): serial = the token's serial, and for
+ * HOTP the counter is the next one the verifier expects (after the code the token showed during the check).
+ */
 export function committedSeeds(journal: Journal): SeedRecord[] {
   return journal
     .rows()
     .filter((r) => r.stage === 'committed')
-    .map((r) => journal.seed(r));
+    .map((r) => {
+      const s = journal.seed(r);
+      if (s.type === 'hotp' && r.registerCounter !== null) s.counter = r.registerCounter;
+      return s;
+    });
 }

@@ -5,6 +5,7 @@ import { otpCommand } from './otp.ts';
 import { pskcCommand } from './pskc.ts';
 import { verifierCommand } from './verifier.ts';
 import { deviceCommand } from './device.ts';
+import { provisionCommand } from './provision.ts';
 import { simCommand } from './sim.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
