@@ -9,4 +9,4 @@ import { provisionCommand } from './provision.ts';
 import { simCommand } from './sim.ts';
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand, deviceCommand, simCommand];
+export const COMMANDS: CommandModule<any, any>[] = [otpCommand, conformanceCommand, verifierCommand, pskcCommand, deviceCommand, provisionCommand, simCommand];
