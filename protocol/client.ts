@@ -224,6 +224,7 @@ export class TokenClient {
     const upDeadline = now() + this.#opts.userPresenceTimeoutMs;
     let deadline = now() + this.#opts.timeoutMs;
     let cancelSent = false;
+    let waitingForUser = false;
     const sendCancel = (): void => {
       if (cancelSent) return;
       cancelSent = true;
@@ -235,6 +236,10 @@ export class TokenClient {
         const left = deadline - now();
         if (left <= 0) {
           if (signal?.aborted) throw new ProtocolError('CANCELLED', 'request cancelled; the token did not confirm the cancel');
+          if (waitingForUser && now() >= upDeadline) {
+            sendCancel();
+            throw new ProtocolError('USER_ACTION_TIMEOUT', `no button press within ${this.#opts.userPresenceTimeoutMs} ms; the request was cancelled`);
+          }
           throw new ProtocolError('TIMEOUT', `${this.transport.target}: no answer within ${this.#opts.timeoutMs} ms`);
         }
         const report = await this.transport.receive(signal ? Math.min(left, 50) : left);
@@ -251,10 +256,7 @@ export class TokenClient {
         if (ev.cmd === HID_CMD.KEEPALIVE) {
           const status = ev.payload[0] === KEEPALIVE_STATUS.UPNEEDED ? 'UPNEEDED' : 'PROCESSING';
           this.#opts.onKeepalive?.(status);
-          if (now() >= upDeadline) {
-            sendCancel();
-            throw new ProtocolError('USER_ACTION_TIMEOUT', `no button press within ${this.#opts.userPresenceTimeoutMs} ms; the request was cancelled`);
-          }
+          waitingForUser = true;
           deadline = Math.min(now() + this.#opts.timeoutMs, upDeadline);
           continue;
         }
