@@ -109,6 +109,10 @@ async function openPty(token: SimToken, linkPath: string | undefined): Promise<{
   token.output = (bytes) => {
     if (child.stdin!.writable) child.stdin!.write(bytes);
   };
+  if (linkPath) {
+    // socat reports the PTY before it creates the symlink; wait for the link (bounded).
+    for (let i = 0; i < 100 && !existsSync(linkPath); i++) await new Promise((r) => setTimeout(r, 20));
+  }
   return {
     path: linkPath && existsSync(linkPath) ? linkPath : path,
     close: () =>
