@@ -71,7 +71,7 @@ function maxBytes(argv: KeyFlags): number {
 const keyOptions = (y: Argv): Argv =>
   y
     .option('psk', { type: 'string', describe: 'pre-shared key in hex (AES-128: 32 hex digits) for files encrypted with a pre-shared key' })
-    .option('password', { type: 'string', describe: 'password for PBKDF2-encrypted files (visible in ps; prefer a prompt-less secret store in scripts)' })
+    .option('password', { type: 'string', describe: 'password for PBKDF2-encrypted files (note: command-line arguments are visible to other local users in ps)' })
     .option('private-key', { type: 'string', describe: 'PEM file with the RSA private key for files encrypted to a certificate (RSA-1_5 / RSA-OAEP)' })
     .option('max-bytes', { type: 'number', describe: `refuse files bigger than this (default ${DEFAULT_MAX_FILE_BYTES} = 64 MiB)` })
     .option('allow-missing-mac', { type: 'boolean', describe: 'accept CBC-encrypted values without a ValueMAC (unsafe: tampering goes unnoticed)' });
@@ -182,7 +182,9 @@ function printFindings(file: string, findings: Finding[]): void {
   for (const f of findings) counts[f.severity]++;
   for (const f of findings) {
     const where = [f.keyId !== undefined ? `key ${f.keyId}` : '', f.line !== undefined ? `line ${f.line}` : ''].filter(Boolean).join(', ');
-    process.stdout.write(`${f.severity.padEnd(7)} ${f.code}${where ? ` (${where})` : ''}: ${f.message}\n`);
+    // Messages name their key for JSON consumers; the text form already says it in the parenthesis.
+    const message = f.keyId !== undefined && f.message.startsWith(`key ${f.keyId}: `) ? f.message.slice(`key ${f.keyId}: `.length) : f.message;
+    process.stdout.write(`${f.severity.padEnd(7)} ${f.code}${where ? ` (${where})` : ''}: ${message}\n`);
   }
   process.stdout.write(`${file}: ${counts.error} error(s), ${counts.warning} warning(s), ${counts.info} note(s)${counts.error === 0 && counts.warning === 0 ? ' - looks good' : ''}\n`);
 }

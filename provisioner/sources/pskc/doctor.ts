@@ -169,7 +169,7 @@ export function diagnosePskc(xml: string, opts: DoctorOptions = {}): Finding[] {
           if (k.secretEncrypted && k.secret && k.secret.length < 16) add('warning', 'SHORT_SECRET', `key ${k.keyId ?? `#${k.index + 1}`}: the decrypted secret is ${k.secret.length} bytes; RFC 4226 asks for at least 16`, { keyId: k.keyId });
           k.secret?.wipe();
         }
-        add('info', 'DECRYPTED', 'all encrypted values decrypted and every ValueMAC matched');
+        add('info', 'DECRYPTED', 'every encrypted value decrypted with the key given, and every ValueMAC present matched');
       } catch (e) {
         if (!(e instanceof ProvisionerError)) throw e;
         add('error', e.code === 'INVALID_MAC' ? 'MAC_MISMATCH' : e.code === 'INVALID_NEEDS_KEY' ? 'NEEDS_KEY' : 'DECRYPTION_FAILED', e.message);
