@@ -80,6 +80,10 @@ describe('size, element-count and depth limits', () => {
     const many = FIG2.replace('<Issuer>Issuer-A</Issuer>', `<Issuer>Issuer-A</Issuer>${'<Extension/>'.repeat(5000)}`);
     expect(codeOf(many, {}, { maxElements: 1000 })).toBe('INVALID_TOO_LARGE');
   });
+  it('a file without newlines is parsed in one linear pass (line tracking cannot go quadratic)', () => {
+    const oneLine = `<KeyContainer>${'<a x="1">t</a>'.repeat(100_000)}</KeyContainer>`;
+    expect(parseXml(oneLine).children).toHaveLength(100_000);
+  });
   it('depth bomb (no recursion, so no stack overflow either)', () => {
     const deep = `<KeyContainer>${'<a>'.repeat(100_000)}${'</a>'.repeat(100_000)}</KeyContainer>`;
     expect(codeOf(deep)).toBe('INVALID_TOO_LARGE');

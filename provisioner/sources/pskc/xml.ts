@@ -118,8 +118,13 @@ export function parseXml(xml: string, limits: XmlLimits = {}): XmlElement {
   checkNoDeclarations(xml);
   let pos = xml.charCodeAt(0) === 0xfeff ? 1 : 0;
   let line = 1;
+  // Next newline at or after `pos` (-1: none left). Cached so that a file without newlines stays linear.
+  let nextNl = xml.indexOf('\n', pos);
   const advanceTo = (to: number): void => {
-    for (let i = xml.indexOf('\n', pos); i !== -1 && i < to; i = xml.indexOf('\n', i + 1)) line++;
+    while (nextNl !== -1 && nextNl < to) {
+      line++;
+      nextNl = xml.indexOf('\n', nextNl + 1);
+    }
     pos = to;
   };
   // XML declaration (optional, only at the very start).
