@@ -63,40 +63,64 @@ const KIND = { SHA1: 0, SHA256: 1, SHA512: 2 } as const;
 type Kind = (typeof KIND)[HashAlgorithm];
 
 /**
- * Per-key buffers. Inner schedule: counter words, then the padding of a (block + 8)-byte message. Outer
- * schedule: the inner digest (written by the inner compression), then the padding of a (block + digest)-byte
- * message (FIPS 180-4 Section 5.1).
+ * Message schedules shared by all engines of an algorithm (the process is single-threaded and a code is
+ * computed synchronously, so no two computations overlap). Inner schedule: the two counter words, then the
+ * padding of a (block + 8)-byte message; outer: the inner digest (written by the inner compression), then
+ * the padding of a (block + digest)-byte message (FIPS 180-4 Section 5.1). The padding words never change, so
+ * per code only the counter is written. Sharing them means an engine allocates only its two pad states: a
+ * schedule is larger than V8's 64-byte limit for on-heap typed arrays, and the off-heap ones made engine
+ * creation (hotp() creates one per code) slower than node:crypto.
  */
-class KeyState {
-  readonly inner: Int32Array;
-  readonly outer: Int32Array;
+class Schedules {
   readonly wIn: Int32Array;
   readonly wOut: Int32Array;
   readonly dig: Int32Array;
+  private readonly algorithm: HashAlgorithm;
 
-  constructor(algorithm: HashAlgorithm, key: Uint8Array) {
+  constructor(algorithm: HashAlgorithm) {
     const shape = HASH_SHAPES[algorithm];
-    const pads = hmacPadStates(shape, key);
-    this.inner = pads.inner;
-    this.outer = pads.outer;
+    this.algorithm = algorithm;
     this.wIn = new Int32Array(shape.scheduleWords);
     this.wOut = new Int32Array(shape.scheduleWords);
     this.dig = new Int32Array(shape.digestWords);
+    this.reset();
+  }
+
+  /** Zeroes everything (the last code's intermediates) and puts the padding words back. */
+  reset(): void {
+    const shape = HASH_SHAPES[this.algorithm];
     const dw = shape.digestWords;
     const blockWords = shape.blockBytes / 4;
+    this.wIn.fill(0);
+    this.wOut.fill(0);
+    this.dig.fill(0);
     // The counter occupies 2 words (SHA-512: one 64-bit word = 2 ints); then 0x80 and the bit length.
     this.wIn[2] = 0x80000000 | 0;
     this.wIn[blockWords - 1] = (shape.blockBytes + 8) * 8;
     this.wOut[dw] = 0x80000000 | 0;
     this.wOut[blockWords - 1] = (shape.blockBytes + dw * 4) * 8;
   }
+}
+
+const S1 = new Schedules('SHA1');
+const S256 = new Schedules('SHA256');
+const S512 = new Schedules('SHA512');
+const SCHEDULES = [S1, S256, S512] as const;
+
+/** Per-key state: the HMAC pad states (at most 64 bytes each, so V8 keeps them on its heap). */
+class KeyState {
+  readonly inner: Int32Array;
+  readonly outer: Int32Array;
+
+  constructor(algorithm: HashAlgorithm, key: Uint8Array) {
+    const pads = hmacPadStates(HASH_SHAPES[algorithm], key);
+    this.inner = pads.inner;
+    this.outer = pads.outer;
+  }
 
   wipe(): void {
     this.inner.fill(0);
     this.outer.fill(0);
-    this.wIn.fill(0);
-    this.wOut.fill(0);
-    this.dig.fill(0);
   }
 }
 
@@ -115,30 +139,30 @@ function truncate(d: Int32Array, last: number, mod: number): number {
 }
 
 function sha1Value(st: KeyState, hi: number, lo: number, mod: number): number {
-  const w = st.wIn;
+  const w = S1.wIn;
   w[0] = hi;
   w[1] = lo;
-  sha1Block(st.inner, w, st.wOut);
-  sha1Block(st.outer, st.wOut, st.dig);
-  return truncate(st.dig, 4, mod);
+  sha1Block(st.inner, w, S1.wOut);
+  sha1Block(st.outer, S1.wOut, S1.dig);
+  return truncate(S1.dig, 4, mod);
 }
 
 function sha256Value(st: KeyState, hi: number, lo: number, mod: number): number {
-  const w = st.wIn;
+  const w = S256.wIn;
   w[0] = hi;
   w[1] = lo;
-  sha256Block(st.inner, w, st.wOut);
-  sha256Block(st.outer, st.wOut, st.dig);
-  return truncate(st.dig, 7, mod);
+  sha256Block(st.inner, w, S256.wOut);
+  sha256Block(st.outer, S256.wOut, S256.dig);
+  return truncate(S256.dig, 7, mod);
 }
 
 function sha512Value(st: KeyState, hi: number, lo: number, mod: number): number {
-  const w = st.wIn;
+  const w = S512.wIn;
   w[0] = hi;
   w[1] = lo;
-  sha512Block(st.inner, w, st.wOut);
-  sha512Block(st.outer, st.wOut, st.dig);
-  return truncate(st.dig, 15, mod);
+  sha512Block(st.inner, w, S512.wOut);
+  sha512Block(st.outer, S512.wOut, S512.dig);
+  return truncate(S512.dig, 15, mod);
 }
 
 function scalarValue(kind: Kind, st: KeyState, hi: number, lo: number, mod: number): number {
@@ -272,6 +296,7 @@ class FastHotpEngine implements HotpEngine {
     this.kernels?.release(this.st.inner);
     this.single?.release(this.st.inner);
     this.st.wipe();
+    SCHEDULES[this.kind].reset();
     this.destroyed = true;
   }
 }

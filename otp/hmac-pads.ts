@@ -47,7 +47,7 @@ export function hashBytes(shape: HashShape, message: Uint8Array): Uint8Array {
   const view = new DataView(padded.buffer);
   view.setUint32(padded.length - 8, Math.floor(bits / 2 ** 32), false);
   view.setUint32(padded.length - 4, bits >>> 0, false);
-  const h = Int32Array.from(shape.iv, (x) => x | 0);
+  const h = ivState(shape);
   const w = new Int32Array(shape.scheduleWords);
   for (let off = 0; off < padded.length; off += b) {
     loadWords(padded, off, w, b / 4);
@@ -62,10 +62,33 @@ export function hashBytes(shape: HashShape, message: Uint8Array): Uint8Array {
   return out;
 }
 
+/**
+ * Scratch for the key block and its schedule, shared (the computation is synchronous) and wiped after each
+ * use: allocating them per key showed up as garbage-collector time when engines are created per code.
+ */
+const K0_SCRATCH = new Uint8Array(128);
+const W_SCRATCH = new Int32Array(160);
+
+function ivState(shape: HashShape): Int32Array {
+  const h = new Int32Array(shape.iv.length);
+  for (let i = 0; i < h.length; i++) h[i] = shape.iv[i]! | 0;
+  return h;
+}
+
+/** Loads the big-endian words of K0 ^ (pad byte repeated) into `w[0..block/4)`. */
+function loadPadded(k0: Uint8Array, pad: number, w: Int32Array, words: number): void {
+  const p = (pad << 24) | (pad << 16) | (pad << 8) | pad;
+  for (let i = 0; i < words; i++) {
+    const j = 4 * i;
+    w[i] = ((k0[j]! << 24) | (k0[j + 1]! << 16) | (k0[j + 2]! << 8) | k0[j + 3]!) ^ p;
+  }
+}
+
 /** The inner and outer chaining states after one block of K0 ^ ipad / K0 ^ opad (RFC 2104 steps 1-2, 5). */
 export function hmacPadStates(shape: HashShape, key: Uint8Array): { inner: Int32Array; outer: Int32Array } {
   const b = shape.blockBytes;
-  const k0 = new Uint8Array(b);
+  // K0: the key (or its hash) zero-padded to the block; the scratch is all zero between uses.
+  const k0 = K0_SCRATCH;
   if (key.length > b) {
     const hk = hashBytes(shape, key);
     k0.set(hk);
@@ -73,16 +96,14 @@ export function hmacPadStates(shape: HashShape, key: Uint8Array): { inner: Int32
   } else {
     k0.set(key);
   }
-  const w = new Int32Array(shape.scheduleWords);
-  const inner = Int32Array.from(shape.iv, (x) => x | 0);
-  const outer = Int32Array.from(shape.iv, (x) => x | 0);
-  for (let i = 0; i < b; i++) k0[i] = k0[i]! ^ 0x36;
-  loadWords(k0, 0, w, b / 4);
+  const w = W_SCRATCH;
+  const inner = ivState(shape);
+  const outer = ivState(shape);
+  loadPadded(k0, 0x36, w, b / 4);
   shape.block(inner, w, inner);
-  for (let i = 0; i < b; i++) k0[i] = k0[i]! ^ (0x36 ^ 0x5c);
-  loadWords(k0, 0, w, b / 4);
+  loadPadded(k0, 0x5c, w, b / 4);
   shape.block(outer, w, outer);
-  k0.fill(0);
-  w.fill(0);
+  K0_SCRATCH.fill(0);
+  W_SCRATCH.fill(0);
   return { inner, outer };
 }
