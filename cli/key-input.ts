@@ -8,11 +8,13 @@
  * Keys: `--key` is hex, `--key-base32` is base32 (see otp/base32.ts for what it accepts). Exactly one of them.
  * Errors are UsageError naming the argument and the fix; they never repeat the value.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { decodeBase32 } from '../otp/base32.ts';
 import { TokenforgeError } from '../otp/errors.ts';
 import { hexToBytes } from '../otp/hex.ts';
 import { UsageError } from './errors.ts';
+
+const MAX_FILE_BYTES = 64 * 1024;
 
 export interface KeyArgs {
   key?: string | undefined;
@@ -32,8 +34,14 @@ export function readIndirect(value: string, name: string, readStdin: () => strin
     const path = value.slice(1);
     if (path.length === 0) throw new UsageError(`${name} @FILE: the file name is missing; write ${name} @/path/to/file`);
     try {
+      // A key file holds one key: refuse something else (a disk image, /dev/zero) before reading it whole.
+      const st = statSync(path);
+      if (st.isFile() && st.size > MAX_FILE_BYTES) {
+        throw new UsageError(`${name} @${path}: the file has ${st.size} bytes; a key or value file holds at most ${MAX_FILE_BYTES}`);
+      }
       return readFileSync(path, 'utf8').trim();
     } catch (e) {
+      if (e instanceof UsageError) throw e;
       const code = (e as NodeJS.ErrnoException).code ?? 'error';
       throw new UsageError(`${name} @${path}: cannot read the file (${code}); check the path and its permissions`);
     }
@@ -56,7 +64,7 @@ export function readKey(args: KeyArgs, readStdin?: () => string): Uint8Array {
     const bad = text.search(/[^0-9a-fA-F]/);
     if (bad >= 0) {
       throw new UsageError(
-        `--key: character ${bad + 1} is not a hex digit; give the key as hex digits 0-9 a-f (e.g. 3132333435363738393031323334353637383930) or use --key-base32`,
+        `--key: character ${bad + 1} is not a hex digit; give the key as hex digits 0-9 a-f (e.g. 00112233445566778899aabbccddeeff) or use --key-base32`,
       );
     }
   }
@@ -65,7 +73,7 @@ export function readKey(args: KeyArgs, readStdin?: () => string): Uint8Array {
     bytes = hex !== undefined ? hexToBytes(text, '--key') : decodeBase32(text, '--key-base32');
   } catch (e) {
     if (e instanceof TokenforgeError && hex !== undefined) {
-      throw new UsageError(`${e.message}; give the key as hex digits (e.g. 3132333435363738393031323334353637383930) or use --key-base32`);
+      throw new UsageError(`${e.message}; give the key as hex digits (e.g. 00112233445566778899aabbccddeeff) or use --key-base32`);
     }
     throw e;
   }

@@ -189,7 +189,7 @@ const verifyCommand: CommandModule<object, Args> = {
     timeOptions(codeOptions(keyOptions(y)))
       .option('code', { type: 'string', demandOption: true, describe: 'The code to look for (exactly --digits digits)', requiresArg: true })
       .option('type', { type: 'string', choices: ['hotp', 'totp'], default: 'hotp', describe: 'hotp: search counters N..N+W; totp: steps T-W..T+W' })
-      .option('counter', { alias: 'c', type: 'string', default: '0', describe: 'hotp: first counter to search', requiresArg: true })
+      .option('counter', { alias: 'c', type: 'string', describe: 'hotp: first counter to search (default 0)', requiresArg: true })
       .example('$0 otp verify --key 3132333435363738393031323334353637383930 --code 969429 --window 10', 'Prints 3 (the counter of 969429)')
       .example('$0 otp verify --type totp --key 3132333435363738393031323334353637383930 -d 8 --code 07081804 --time 1111111109', 'Prints the time step 37037036')
       .example('$0 otp verify --type totp --key-base32 JBSWY3DPEHPK3PXP --code 123456 --window 1', 'Accepts the previous, current or next step') as Argv<Args>,
@@ -204,12 +204,14 @@ const verifyCommand: CommandModule<object, Args> = {
     let span: bigint;
     let what: string;
     if (args['type'] === 'totp') {
+      if (args['counter'] !== undefined) throw new UsageError('--counter: applies to --type hotp; a totp search uses --time, --period and --t0');
       const step = readTimeStep(args);
       start = step > window ? step - window : 0n;
       span = step + window - start + 1n;
       what = `time steps ${start}..${start + span - 1n}`;
     } else {
-      start = parseUint(single(args['counter'], '--counter'), '--counter', MAX_COUNTER);
+      if (args['time'] !== undefined) throw new UsageError('--time: applies to --type totp; add --type totp or drop --time');
+      start = parseUint(single(args['counter'], '--counter') ?? '0', '--counter', MAX_COUNTER);
       span = window + 1n;
       what = `counters ${start}..${start + window > MAX_COUNTER ? MAX_COUNTER : start + window}`;
     }
@@ -271,6 +273,7 @@ const ocraCommand: CommandModule<object, Args> = {
 
     const base: Omit<OcraInput, 'question'> = {};
     const pinText = single(args['pin'], '--pin');
+    if (args.key === '-' && pinText === '-') throw new UsageError('--pin -: standard input already carries the key (--key -); give the PIN as @FILE');
     if (pinText !== undefined) base.pin = readIndirect(pinText, '--pin');
     const pinHash = single(args['pin-hash'], '--pin-hash');
     if (pinHash !== undefined) base.pinHash = asUsage('--pin-hash', () => hexToBytes(pinHash, 'hex'));
