@@ -198,8 +198,9 @@ export class TokenClient {
       }
     }
     const s = this.transport.stats;
-    if (foreign > 0 || s.crcErrors + s.lengthErrors + s.overflows > 0) {
-      throw new ProtocolError('NOT_A_TOKEN', `${this.transport.target}: the device answered, but not with tokenforge INIT responses (${foreign} unexpected reports, ${s.crcErrors + s.lengthErrors + s.overflows} bad frames); is this a tokenforge token?`);
+    const badFrames = s.crcErrors + s.lengthErrors + s.overflows;
+    if (foreign > 0 || badFrames > 0 || s.bytesIn > 0) {
+      throw new ProtocolError('NOT_A_TOKEN', `${this.transport.target}: the device answered, but not with tokenforge INIT responses (${s.bytesIn} bytes, ${foreign} unexpected reports, ${badFrames} bad frames); is this a tokenforge token?`);
     }
     throw new ProtocolError('TIMEOUT', `${this.transport.target}: no answer to INIT within ${this.#opts.timeoutMs} ms (${attempts} attempts); is a token connected and powered?`);
   }
