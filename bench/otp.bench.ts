@@ -3,8 +3,10 @@
  * the otpauth npm library and oathtool, measured in the same run on one thread, for SHA-1, SHA-256, SHA-512.
  *
  * Method: each figure is the median of RUNS runs; each run repeats the operation until it has used at least
- * RUN_MS of CPU time (iterations calibrated after a warm-up, which also lets V8 tier the wasm kernels up).
- * Per-code time = process CPU time of the run / codes. Ratios are node:crypto's per-code time divided by ours (higher is better). oathtool is
+ * RUN_MS of CPU time (iterations calibrated after a warm-up, which also lets V8 tier the wasm kernels up), and
+ * the runs go round-robin over the implementations so that load changes hit all of them alike. Per-code
+ * time = process CPU time of the run / codes. Every case goes through the same loop helper (one indirect
+ * call per iteration, a few ns, the same for all). Ratios are node:crypto's per-code time divided by ours (higher is better). oathtool is
  * spawned with `-w 999` (1000 codes) and with `-w 0` (1 code), OATHTOOL_RUNS times each, its CPU time read
  * through python3's getrusage(RUSAGE_CHILDREN): the difference of the medians divided by 999 is its per-code
  * cost; the `-w 0` time is its process start cost (reported separately, also as wall time). oathtool's
@@ -61,25 +63,40 @@ function wallNow(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
-/** Median ms per call of `op(iterations)` over RUNS runs of at least RUN_MS each, divided per iteration. */
-function medianPerIteration(op: (iterations: number) => void): number {
+interface Case {
+  readonly name: string;
+  readonly op: (iterations: number) => void;
+  /** Codes per iteration (1000 for a batch or a window). */
+  readonly codes: number;
+}
+
+/** Iterations of `op` that take at least RUN_MS of CPU time (the growing warm-up also tiers the wasm up). */
+function calibrate(op: (iterations: number) => void): number {
   let iterations = 1;
-  // Warm-up and calibration: grow until one run takes RUN_MS.
   for (;;) {
     const t = now();
     op(iterations);
     const dt = now() - t;
-    if (dt >= RUN_MS) break;
+    if (dt >= RUN_MS) return iterations;
     iterations = Math.ceil(iterations * Math.min(10, Math.max(2, (RUN_MS * 1.2) / Math.max(dt, 0.01))));
   }
-  const perIteration: number[] = [];
+}
+
+/**
+ * Median ms per code of each case. The RUNS runs go round-robin over the cases (run 1 of every case, then
+ * run 2, ...), so that load changes on a shared machine hit all implementations alike and the ratios hold.
+ */
+function measureCases(cases: readonly Case[]): Map<string, number> {
+  const iterations = cases.map((c) => calibrate(c.op));
+  const samples = cases.map((): number[] => []);
   for (let r = 0; r < RUNS; r++) {
-    const t = now();
-    op(iterations);
-    perIteration.push((now() - t) / iterations);
+    cases.forEach((c, k) => {
+      const t = now();
+      c.op(iterations[k]!);
+      samples[k]!.push((now() - t) / iterations[k]! / c.codes);
+    });
   }
-  perIteration.sort((a, b) => a - b);
-  return perIteration[RUNS >> 1]!;
+  return new Map(cases.map((c, k) => [c.name, median(samples[k]!)]));
 }
 
 const KEYS: Record<HashAlgorithm, Uint8Array> = {
@@ -175,58 +192,58 @@ export async function measureOtp(): Promise<OtpBenchResult> {
     const out = new Uint32Array(WINDOW);
     const target = 1_000_000; // never produced at 6 digits: the window scans all 1000 counters
 
-    const ms: Record<string, number> = {};
-    ms['node:crypto createHmac'] = medianPerIteration((n) => {
-      for (let i = 0; i < n; i++) sink += nodeValue(nodeAlg, key, msg, COUNTERS[i & 1023]!);
+    const each = (name: string, codes: number, body: (counter: bigint) => void): Case => ({
+      name,
+      codes,
+      op: (n) => {
+        for (let i = 0; i < n; i++) body(COUNTERS[i & 1023]!);
+      },
     });
-    ms['otpauth HOTP.generate'] = medianPerIteration((n) => {
-      for (let i = 0; i < n; i++) sink += HOTP.generate({ secret, algorithm, digits: 6, counter: Number(COUNTERS[i & 1023]!) }).length;
-    });
-    ms['engine value()'] = medianPerIteration((n) => {
-      for (let i = 0; i < n; i++) sink += fast.value(COUNTERS[i & 1023]!);
-    });
-    ms['engine code()'] = medianPerIteration((n) => {
-      for (let i = 0; i < n; i++) sink += fast.code(COUNTERS[i & 1023]!).length;
-    });
-    ms['  one-shot: createHotpEngine + code() + destroy()'] = medianPerIteration((n) => {
-      for (let i = 0; i < n; i++) {
+    const cases: Case[] = [
+      each('node:crypto createHmac', 1, (c) => {
+        sink += nodeValue(nodeAlg, key, msg, c);
+      }),
+      each('otpauth HOTP.generate', 1, (c) => {
+        sink += HOTP.generate({ secret, algorithm, digits: 6, counter: Number(c) }).length;
+      }),
+      each('engine value()', 1, (c) => {
+        sink += fast.value(c);
+      }),
+      each('engine code()', 1, (c) => {
+        sink += fast.code(c).length;
+      }),
+      each('  one-shot: createHotpEngine + code() + destroy()', 1, (c) => {
         const e = createHotpEngine(key, { algorithm });
-        sink += e.code(COUNTERS[i & 1023]!).length;
+        sink += e.code(c).length;
         e.destroy();
-      }
-    });
-    ms['engine batch(1000) SIMD'] =
-      medianPerIteration((n) => {
-        for (let i = 0; i < n; i++) fast.batch(COUNTERS[i & 1023]!, out);
-      }) / WINDOW;
-    ms['engine findInWindow(1000) SIMD'] =
-      medianPerIteration((n) => {
-        for (let i = 0; i < n; i++) sink += Number(fast.findInWindow(target, COUNTERS[i & 1023]!, WINDOW));
-      }) / WINDOW;
-    ms['  value() plain JS'] = medianPerIteration((n) => {
-      for (let i = 0; i < n; i++) sink += js.value(COUNTERS[i & 1023]!);
-    });
-    ms['  batch(1000) plain JS'] =
-      medianPerIteration((n) => {
-        for (let i = 0; i < n; i++) js.batch(COUNTERS[i & 1023]!, out);
-      }) / WINDOW;
-    ms['  batch(1000) scalar wasm'] =
-      medianPerIteration((n) => {
-        for (let i = 0; i < n; i++) wasmScalar.batch(COUNTERS[i & 1023]!, out);
-      }) / WINDOW;
-    // The look-ahead as a verifier would write it with node:crypto: every counter of the window, first match kept.
-    ms['node:crypto loop over the 1000-counter window'] =
-      medianPerIteration((n) => {
-        for (let i = 0; i < n; i++) {
-          const base = COUNTERS[i & 1023]!;
-          let found = -1;
-          for (let j = 0; j < WINDOW; j++) {
-            const hit = nodeValue(nodeAlg, key, msg, base + BigInt(j)) === target;
-            found = found < 0 && hit ? j : found;
-          }
-          sink += found;
+      }),
+      each('engine batch(1000) SIMD', WINDOW, (c) => {
+        fast.batch(c, out);
+      }),
+      each('engine findInWindow(1000) SIMD', WINDOW, (c) => {
+        sink += Number(fast.findInWindow(target, c, WINDOW));
+      }),
+      each('  value() plain JS', 1, (c) => {
+        sink += js.value(c);
+      }),
+      each('  batch(1000) plain JS', WINDOW, (c) => {
+        js.batch(c, out);
+      }),
+      each('  batch(1000) scalar wasm', WINDOW, (c) => {
+        wasmScalar.batch(c, out);
+      }),
+      // The look-ahead as a verifier would write it with node:crypto: every counter of the window, first match kept.
+      each('node:crypto loop over the 1000-counter window', WINDOW, (c) => {
+        let found = -1;
+        for (let j = 0; j < WINDOW; j++) {
+          const hit = nodeValue(nodeAlg, key, msg, c + BigInt(j)) === target;
+          found = found < 0 && hit ? j : found;
         }
-      }) / WINDOW;
+        sink += found;
+      }),
+    ];
+    const measured = measureCases(cases);
+    const ms: Record<string, number> = Object.fromEntries(measured);
     const oath = measureOathtool(algorithm);
     if (oath !== null) {
       ms['oathtool -w 999 (per code, start excluded)'] = oath.nsPerCode / 1e6;
