@@ -187,7 +187,7 @@ function scalarFind(kind: Kind, st: KeyState, hi: number, lo: number, n: number,
   let found = -1;
   for (let i = 0; i < n; i++) {
     const v = scalarValue(kind, st, h, l, mod);
-    // Branch-free "first match": found stays -1 until a match, then keeps the first index.
+    // "First match" folded in without leaving the loop: found stays -1 until a match, then keeps its index.
     const hit = v === target ? 1 : 0;
     found = found < 0 && hit === 1 ? i : found;
     l = (l + 1) | 0;
@@ -316,9 +316,10 @@ export function createHotpEngineWith(key: Uint8Array, options: HotpEngineOptions
   checkDigits(digits);
   const simd = path === 'auto' || path === 'simd' ? loadKernels('simd') : null;
   const scalar = path === 'js' ? null : loadKernels('scalar');
-  if (path === 'simd' && simd === null) throw new Error('engine: WebAssembly SIMD is not available in this runtime');
-  if (path !== 'js' && path !== 'auto' && scalar === null) throw new Error('engine: WebAssembly is not available in this runtime');
-  const batchKernels = path === 'wasm-scalar' ? scalar : simd;
+  if (path === 'simd' && simd === null) throw new OtpError('INVALID_ARGUMENT', 'path: WebAssembly SIMD is not available in this runtime; use "auto"');
+  if (path === 'wasm-scalar' && scalar === null) throw new OtpError('INVALID_ARGUMENT', 'path: WebAssembly is not available in this runtime; use "auto"');
+  // auto without SIMD: the scalar kernels still beat the JavaScript loop.
+  const batchKernels = path === 'wasm-scalar' ? scalar : (simd ?? scalar);
   return new FastHotpEngine(key, algorithm, digits, batchKernels, scalar);
 }
 
