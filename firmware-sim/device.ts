@@ -176,7 +176,10 @@ export class Device {
 
   #guard(f: () => Uint8Array[]): Uint8Array[] {
     try {
-      return f();
+      const out = f();
+      // A power cut inside the CBOR handler is caught by HidDevice (which would answer OTHER): the supply is
+      // gone, so nothing at all goes out.
+      return this.#dead ? [] : out;
     } catch (e) {
       if (isPowerCut(e)) {
         this.#dead = true;
@@ -221,6 +224,15 @@ export class Device {
 
   /** The CBOR layer: decode, check state, dispatch; never throws on input. */
   #cbor(cid: number, payload: Uint8Array): Uint8Array | 'pending' {
+    try {
+      return this.#cborInner(cid, payload);
+    } catch (e) {
+      if (isPowerCut(e)) this.#dead = true;
+      throw e;
+    }
+  }
+
+  #cborInner(cid: number, payload: Uint8Array): Uint8Array | 'pending' {
     const d = decodeRequest(payload);
     if (!d.ok) return encodeStatus(d.status);
     const req = d.value;

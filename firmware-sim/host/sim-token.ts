@@ -132,6 +132,16 @@ export class SimToken {
     this.save();
   }
 
+  /** Power cycle now: the RAM state is lost, the device boots again from its flash (and its RTC domain). */
+  powerCycle(): void {
+    if (this.#rebootTimer) clearTimeout(this.#rebootTimer);
+    this.#rebootTimer = undefined;
+    this.flash.disarmPowerCut();
+    this.reboots++;
+    this.#decoder.reset();
+    this.#boot(undefined, false);
+  }
+
   get serial(): string {
     return this.device.serial;
   }
