@@ -15,6 +15,13 @@
  * - The counter registered with the verifier (`register_counter`) is fixed in the same transaction that
  *   records the check, so a retried registration sends the identical request (idempotent on the verifier) and
  *   no code the token showed during the check can be accepted later.
+ * - Durability against a killed process: every record is a committed WAL transaction before the next step
+ *   runs. Against a power cut: the records a later side effect depends on — the seed→token assignment
+ *   (before PUT_SLOT) and the check with its counter (before registering) — are fsync'ed
+ *   (synchronous=FULL); the others (step-begin records, written/locked/registered/committed, failures)
+ *   commit with synchronous=NORMAL, because recovery re-reads the token (GET_INFO, GET_SLOT's KCV) and
+ *   re-sends idempotent requests instead of trusting them; the WAL keeps them in order, so a later fsync
+ *   makes all earlier records durable too.
  * - The journal is created complete or not at all: it is built under a temporary name and renamed into
  *   place after its single creation transaction committed and the WAL was checkpointed.
  *
@@ -37,6 +44,14 @@ import { ProvisionFault, type ProvisionFaultCode } from './faults.ts';
 
 export const STAGES = ['pending', 'assigned', 'written', 'checked', 'locked', 'registered', 'committed'] as const;
 export type Stage = (typeof STAGES)[number];
+/**
+ * Stage changes committed with fsync (synchronous=FULL). The others are recovered from the token or repeated
+ * idempotently if a power cut drops them: 'written' (recovery compares GET_SLOT's KCV), 'locked' (GET_INFO
+ * says LOCKED), 'registered' (the verifier answers 200 to the same registration), 'committed' (re-derived).
+ * 'checked' must survive: it fixes the counter the verifier will be given. Assignment (`assign`) is always
+ * fsync'ed: it must be on disk before the seed is sent to the token.
+ */
+const FSYNC_STAGES: ReadonlySet<Stage> = new Set(['assigned', 'checked']);
 const STAGE_RANK: Readonly<Record<Stage, number>> = { pending: 0, assigned: 1, written: 2, checked: 3, locked: 4, registered: 5, committed: 6 };
 
 /** Pipeline steps as recorded in the event log. */
@@ -293,6 +308,7 @@ export class Journal {
     event: Database.Statement<[number, string | null, string | null, number | null, string, string, string | null]>;
     tokenFail: Database.Statement<[string, string | null, string, string, number]>;
     tokenClear: Database.Statement<[string]>;
+    tokenHas: Database.Statement<[string], { target: string }>;
   };
 
   private constructor(path: string, db: Database.Database, key: Uint8Array, now: () => number) {
@@ -314,6 +330,7 @@ export class Journal {
       event: db.prepare('INSERT INTO events (at, target, token_serial, seed_id, step, phase, detail) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       tokenFail: db.prepare('INSERT INTO token_failures (target, token_serial, code, message, at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (target) DO UPDATE SET token_serial = excluded.token_serial, code = excluded.code, message = excluded.message, at = excluded.at'),
       tokenClear: db.prepare('DELETE FROM token_failures WHERE target = ?'),
+      tokenHas: db.prepare('SELECT target FROM token_failures WHERE target = ?'),
     };
   }
 
@@ -491,14 +508,29 @@ export class Journal {
     return out;
   }
 
-  /** Records that `step` is about to run (durable before the step's side effect happens). */
+  /**
+   * An event-log record that recovery never depends on, committed with synchronous=NORMAL: in WAL mode it is
+   * in the log before the step runs and survives a killed process (only an OS crash or power cut can drop
+   * it, and then the next FULL commit has not happened either, because the WAL is written in order). The
+   * records recovery does depend on — assignment and stage changes — are committed with synchronous=FULL.
+   */
+  #relaxed(step: Step, phase: 'begin' | 'end', ctx: { target?: string; tokenSerial?: string | null; seedId?: number | null; detail?: string }): void {
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      this.#stmt.event.run(this.#now(), ctx.target ?? null, ctx.tokenSerial ?? null, ctx.seedId ?? null, step, phase, ctx.detail ?? null);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
+  /** Records that `step` is about to run (in the log before the step's side effect happens). */
   begin(step: Step, ctx: { target?: string; tokenSerial?: string | null; seedId?: number | null; detail?: string }): void {
-    this.#stmt.event.run(this.#now(), ctx.target ?? null, ctx.tokenSerial ?? null, ctx.seedId ?? null, step, 'begin', ctx.detail ?? null);
+    this.#relaxed(step, 'begin', ctx);
   }
 
   /** Records that `step` finished without moving a seed (identify, authenticate). */
   note(step: Step, ctx: { target?: string; tokenSerial?: string | null; seedId?: number | null; detail?: string }): void {
-    this.#stmt.event.run(this.#now(), ctx.target ?? null, ctx.tokenSerial ?? null, ctx.seedId ?? null, step, 'end', ctx.detail ?? null);
+    this.#relaxed(step, 'end', ctx);
   }
 
   /**
@@ -506,6 +538,17 @@ export class Journal {
    * transaction; optional fields (KCV, counter to register) are written in the same transaction.
    */
   advance(seedId: number, step: Step, stage: Stage, extra: { target?: string; kcv?: Uint8Array; registerCounter?: bigint; detail?: string } = {}): SeedRow {
+    // fsync only where the next side effect depends on this record surviving a power cut (see the header).
+    const durable = FSYNC_STAGES.has(stage);
+    if (!durable) this.#db.pragma('synchronous = NORMAL');
+    try {
+      return this.#advance(seedId, step, stage, extra);
+    } finally {
+      if (!durable) this.#db.pragma('synchronous = FULL');
+    }
+  }
+
+  #advance(seedId: number, step: Step, stage: Stage, extra: { target?: string; kcv?: Uint8Array; registerCounter?: bigint; detail?: string }): SeedRow {
     return this.#db.transaction((): SeedRow => {
       const r = this.#stmt.byId.get(seedId);
       if (!r) throw fault('JOURNAL_CORRUPT', `journal has no seed ${seedId}`);
@@ -525,6 +568,15 @@ export class Journal {
 
   /** Records a failure of `step` for an assigned seed; the stage stays where it was. */
   failSeed(seedId: number, step: Step, code: string, message: string, target: string | null = null): void {
+    this.#db.pragma('synchronous = NORMAL');
+    try {
+      this.#failSeed(seedId, step, code, message, target);
+    } finally {
+      this.#db.pragma('synchronous = FULL');
+    }
+  }
+
+  #failSeed(seedId: number, step: Step, code: string, message: string, target: string | null): void {
     this.#db.transaction(() => {
       const t = this.#now();
       const r = this.#stmt.byId.get(seedId);
@@ -544,7 +596,7 @@ export class Journal {
 
   /** Forgets a target's earlier failure (it is being retried). */
   clearTokenFailure(target: string): void {
-    this.#stmt.tokenClear.run(target);
+    if (this.#stmt.tokenHas.get(target)) this.#stmt.tokenClear.run(target);
   }
 
   tokenFailures(): TokenFailure[] {
