@@ -62,8 +62,15 @@ export function renderExport(records: readonly SeedRecord[], opts: Omit<ExportOp
         throw new ProvisionerError('INVALID_ARGUMENT', 'PSKC export: give exactly one of --export-psk HEX, --export-password P (or, for tests only, --export-plain)');
       }
       let protection: PskcProtection;
-      if (opts.psk !== undefined) protection = { kind: 'psk', key: pskBytes(opts.psk) };
-      else if (opts.password !== undefined) protection = opts.iterations !== undefined ? { kind: 'password', password: opts.password, iterations: opts.iterations } : { kind: 'password', password: opts.password };
+      if (opts.psk !== undefined) {
+        const key = pskBytes(opts.psk);
+        try {
+          return seedsToPskc(records, { kind: 'psk', key }, opts.rng ?? nodeRng);
+        } finally {
+          if (typeof opts.psk === 'string') key.fill(0);
+        }
+      }
+      if (opts.password !== undefined) protection = opts.iterations !== undefined ? { kind: 'password', password: opts.password, iterations: opts.iterations } : { kind: 'password', password: opts.password };
       else protection = { kind: 'plain' };
       return seedsToPskc(records, protection, opts.rng ?? nodeRng);
     }

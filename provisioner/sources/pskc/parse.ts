@@ -379,7 +379,8 @@ export function decryptPskc(c: PskcContainer, keys: PskcKeys = {}): PskcKey[] {
     throw e;
   } finally {
     macKey?.fill(0);
-    if (key?.kind === 'symmetric' && key.source === 'password') key.key.fill(0);
+    // Wipe key bytes we made (derived, or decoded from hex); never the caller's own array.
+    if (key?.kind === 'symmetric' && (key.source === 'password' || typeof keys.psk === 'string')) key.key.fill(0);
   }
   return out;
 }
@@ -476,7 +477,10 @@ export function pskcToSeeds(xml: string, keys: PskcKeys = {}, opts: SeedConversi
   const container = parsePskc(xml, opts.limits);
   const decrypted = decryptPskc(container, keys);
   try {
-    return pskcKeysToSeeds(decrypted, opts);
+    const seeds = pskcKeysToSeeds(decrypted, opts);
+    const kept = new Set(seeds.map((s) => s.secret));
+    for (const k of decrypted) if (k.secret && !kept.has(k.secret)) k.secret.wipe(); // PIN keys
+    return seeds;
   } catch (e) {
     for (const k of decrypted) k.secret?.wipe();
     throw e;
