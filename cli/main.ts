@@ -10,7 +10,11 @@ import { reportError, UsageError } from './errors.ts';
 import { COMMANDS } from './commands/index.ts';
 
 export async function main(argv: string[]): Promise<void> {
-  const known = new Set(COMMANDS.map((c) => String(c.command ?? '').split(' ')[0]).filter((n): n is string => n !== undefined && n.length > 0));
+  const known = new Set(COMMANDS.map((c) => c.name));
+  // Load only the command that runs; help and usage errors need them all.
+  const commandWord = argv.find((a) => !a.startsWith('-'));
+  const selected = COMMANDS.filter((c) => commandWord === undefined || !known.has(commandWord) || c.name === commandWord);
+  const modules = await Promise.all(selected.map((c) => c.load()));
   let parser = yargs(argv)
     .scriptName('tokenforge')
     .usage('$0 <command> [options]\n\nToolkit for hardware one-time-password tokens.')
@@ -30,7 +34,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       throw new UsageError(`${msg} (see --help)`);
     });
-  for (const command of COMMANDS) parser = parser.command(command as CommandModule);
+  for (const command of modules) parser = parser.command(command as CommandModule);
   try {
     await parser.parseAsync();
   } catch (e) {
