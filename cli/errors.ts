@@ -31,7 +31,8 @@ const INPUT_CODES = new Set([
 ]);
 
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof TokenforgeError && INPUT_CODES.has(e.code)) return 2;
+  // Every layer names input problems INVALID_*: they are the user's to fix, like a bad flag.
+  if (e instanceof TokenforgeError && (INPUT_CODES.has(e.code) || e.code.startsWith('INVALID_'))) return 2;
   return 1;
 }
 
