@@ -4,12 +4,12 @@
  * per-token faults (unplugged mid-write, CRC errors on the link, wrong admin PIN, token already locked, serial
  * already registered with another seed) — each reported with its reason while the rest of the batch goes on.
  */
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hotp } from '../otp/hotp.ts';
 import { Secret } from '../otp/secret.ts';
 import { Journal } from '../provisioner/journal.ts';
 import { runPipeline, type PipelineOptions } from '../provisioner/pipeline.ts';
@@ -18,7 +18,12 @@ import { createHttpRegistrar } from '../provisioner/registrar.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
 import { generateSeeds as gen, nodeRng, type GenerateProfile } from '../provisioner/sources/generate.ts';
 const generateSeeds = (k: number, p: GenerateProfile): SeedRecord[] => gen(k, p, nodeRng);
+import { SimToken } from '../firmware-sim/host/sim-token.ts';
+import { SystemClock } from '../firmware-sim/ports.ts';
 import { COMMAND } from '../protocol/registry.ts';
+import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
+import { openTransport } from '../protocol/transport.ts';
+import { clientSessionFactory, transportTarget } from '../provisioner/targets.ts';
 import { getToken, startVerifier, verifyCode, type RunningVerifier } from './provision-helpers.ts';
 import { memSim, TRUST, type MemSim } from './provision-sim.ts';
 
@@ -173,6 +178,59 @@ describe('pipeline on simulated tokens with the real verifier', () => {
     if (id !== undefined) expect(j.findByToken(unplugged.sim.serial)!.id).toBe(id);
     expect(await verifyCode(v, unplugged.sim.serial, unplugged.sim.press(0))).toBe('ok');
     j.close();
-    void hotp;
   });
+});
+
+describe('a token unplugged mid-write on a real PTY', () => {
+  it('is reported TOKEN_UNREACHABLE at write, keeps its seed, and completes with that seed when plugged back', async () => {
+    const sim = new SimToken({ profile: 'hotp-fob', serialSeq: nextSeq(), clock: new SystemClock(), testMode: true });
+    // Plug the token in: socat makes a PTY whose other end is our stdin/stdout, like firmware-sim's runner.
+    const plug = async (unplugOnPutSlot: boolean): Promise<{ path: string; kill: () => void }> => {
+      const child = spawn('socat', ['-d', '-d', 'pty,raw,echo=0', 'STDIO'], { stdio: ['pipe', 'pipe', 'pipe'] });
+      const path = await new Promise<string>((resolve, reject) => {
+        let err = '';
+        child.stderr.on('data', (d: Buffer) => {
+          err += d.toString();
+          const m = /PTY is (\S+)/.exec(err);
+          if (m) resolve(m[1]!);
+        });
+        child.once('exit', () => reject(new Error(`socat: ${err}`)));
+      });
+      let pulled = false;
+      child.stdout.on('data', (d: Buffer) => {
+        const chunk = new Uint8Array(d);
+        if (unplugOnPutSlot && !pulled && chunk.includes(0x90) && chunk[chunk.indexOf(0x90) + 3] === COMMAND.PUT_SLOT) {
+          pulled = true;
+          child.kill('SIGKILL'); // the cable is pulled: the PTY disappears under the host
+          return;
+        }
+        sim.input(chunk);
+      });
+      child.stdin.on('error', () => {});
+      sim.output = (b) => {
+        if (child.stdin.writable) child.stdin.write(b);
+      };
+      return { path, kill: () => child.kill('SIGKILL') };
+    };
+    const session = clientSessionFactory({ trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000 });
+    const j = journalWith(generateSeeds(2, { type: 'hotp', serialPrefix: 'GP' }));
+    const first = await plug(true);
+    const r1 = await runPipeline(opts(j, [], { targets: [transportTarget(first.path, () => openTransport(first.path), session)], linkAttempts: 2 }));
+    first.kill();
+    expect(r1.results[0]).toMatchObject({ status: 'failed', code: 'TOKEN_UNREACHABLE', step: 'write', tokenSerial: sim.serial });
+    const row = j.findByToken(sim.serial)!;
+    expect(row.stage).toBe('assigned');
+    // Plugged back (a new PTY path: the journal follows the token's serial, not the port).
+    const second = await plug(false);
+    try {
+      const r2 = await runPipeline(opts(j, [], { targets: [transportTarget(second.path, () => openTransport(second.path), session)] }));
+      expect(r2.results[0]).toMatchObject({ status: 'ok', tokenSerial: sim.serial });
+      expect(j.findByToken(sim.serial)!.id).toBe(row.id);
+      expect(j.counts().byStage.pending).toBe(1);
+      expect(await verifyCode(v, sim.serial, sim.press(0))).toBe('ok');
+    } finally {
+      second.kill();
+      j.close();
+    }
+  }, 60_000);
 });
