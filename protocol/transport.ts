@@ -191,7 +191,7 @@ export async function openSerialLink(path: string, options: { baudRate?: number 
       return new Promise((resolve, reject) => {
         port.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), (err) => {
           if (err) reject(new ProtocolError('DISCONNECTED', `${path}: write failed (${err.message})`, { cause: err }));
-          else port.drain(() => resolve());
+          else resolve();
         });
       });
     },
