@@ -54,7 +54,7 @@ export interface FleetBucket {
   submitted: number;
   /** Tokens alive (battery not exhausted) at the end of the bucket. */
   alive: number;
-  /** Tokens whose clock (or counter) is outside the plain window at the end of the bucket. */
+  /** Tokens whose clock is outside the plain ±window (HOTP: whose counter leads by more than the look-ahead) at the end of the bucket. */
   outside: number;
   /** Largest |offset| in steps at the end of the bucket. */
   maxOffsetSteps: number;
@@ -67,6 +67,9 @@ export interface FleetBucket {
 
 export interface FleetReport {
   profile: string;
+  /** 'totp': offsets are clock steps; 'hotp': offsets are the token counter's lead over the server's. */
+  kind: 'totp' | 'hotp';
+  lookAhead: number;
   count: number;
   days: number;
   window: number;
@@ -250,7 +253,7 @@ export function simulateFleet(o: FleetOptions): FleetReport {
     }
   }
   for (const e of engines) e.destroy();
-  return { profile: profile.name, count, days, window, buckets, totals };
+  return { profile: profile.name, kind: isTotp ? 'totp' : 'hotp', lookAhead, count, days, window, buckets, totals };
 }
 
 /** Expected RTC offset after `ms` of true time at a constant `ppm` (the drift figure in the docs). */

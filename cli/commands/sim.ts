@@ -216,18 +216,30 @@ interface FleetArgs {
 }
 
 function fleetText(r: FleetReport): string {
+  const totp = r.kind === 'totp';
   const lines = [
-    `fleet: ${r.count} x ${r.profile}, ${r.days} days, daily presses, verifier window ±${r.window} step(s)`,
+    totp
+      ? `fleet: ${r.count} x ${r.profile}, ${r.days} days, one press a day; verifier window ±${r.window} step(s), plain vs drift-tracking`
+      : `fleet: ${r.count} x ${r.profile}, ${r.days} days, one press a day (some unused); verifier look-ahead ${r.lookAhead}`,
     '',
-    'days        alive  outside±1  max|offset|  accepted±1  accepted(drift-tracking)  brown-outs',
+    totp
+      ? `days        alive  outside±${r.window}  max|offset|  accepted±${r.window}  accepted(drift-tracking)  brown-outs`
+      : 'days        alive  beyond-look-ahead  max-lead   accepted  brown-outs',
   ];
   for (const b of r.buckets) {
+    const days = `${String(b.fromDay).padStart(4)}-${String(b.toDay - 1).padEnd(5)} ${String(b.alive).padStart(7)}`;
     lines.push(
-      `${String(b.fromDay).padStart(4)}-${String(b.toDay - 1).padEnd(5)} ${String(b.alive).padStart(7)} ${String(b.outside).padStart(10)} ${b.maxOffsetSteps.toFixed(2).padStart(12)} ${(100 * b.acceptedPlain).toFixed(2).padStart(10)}% ${(100 * b.acceptedTracking).toFixed(2).padStart(24)}% ${String(b.brownOuts).padStart(11)}`,
+      totp
+        ? `${days} ${String(b.outside).padStart(10)} ${b.maxOffsetSteps.toFixed(2).padStart(12)} ${(100 * b.acceptedPlain).toFixed(2).padStart(10)}% ${(100 * b.acceptedTracking).toFixed(2).padStart(24)}% ${String(b.brownOuts).padStart(11)}`
+        : `${days} ${String(b.outside).padStart(18)} ${String(b.maxOffsetSteps).padStart(10)} ${(100 * b.acceptedPlain).toFixed(2).padStart(9)}% ${String(b.brownOuts).padStart(11)}`,
     );
   }
   const t = r.totals;
-  lines.push('', `total: ${t.presses} presses, ${t.submitted} submitted, accepted ${((100 * t.acceptedPlain) / Math.max(1, t.submitted)).toFixed(2)}% (±${r.window}) vs ${((100 * t.acceptedTracking) / Math.max(1, t.submitted)).toFixed(2)}% (drift tracking); ${t.brownOuts} brown-outs, ${t.deadBatteries} dead batteries; ${t.hmacs} HMACs in ${((r.elapsedMs ?? 0) / 1000).toFixed(2)} s`);
+  const pct = (n: number) => ((100 * n) / Math.max(1, t.submitted)).toFixed(2);
+  lines.push(
+    '',
+    `total: ${t.presses} presses, ${t.submitted} codes submitted, accepted ${totp ? `${pct(t.acceptedPlain)}% (±${r.window}) vs ${pct(t.acceptedTracking)}% (drift tracking)` : `${pct(t.acceptedPlain)}%`}; ${t.brownOuts} brown-outs, ${t.deadBatteries} dead batteries; ${t.hmacs} HMACs in ${((r.elapsedMs ?? 0) / 1000).toFixed(2)} s`,
+  );
   return lines.join('\n') + '\n';
 }
 
