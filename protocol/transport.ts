@@ -170,7 +170,19 @@ export async function openSerialLink(path: string, options: { baudRate?: number 
   if (!existsSync(path)) throw new ProtocolError('PORT_NOT_FOUND', `${path}: no such serial port; check the path (ls /dev/ttyACM* /dev/ttyUSB*) or use tcp://host:port`);
   const port = new SerialPort({ path, baudRate: options.baudRate ?? 115200, autoOpen: false });
   await new Promise<void>((resolve, reject) =>
-    port.open((err) => (err ? reject(new ProtocolError('PORT_OPEN_FAILED', `${path}: cannot open (${err.message}); check permissions (group dialout) and that no other program holds it`, { cause: err })) : resolve())),
+    port.open((err) => {
+      if (!err) return resolve();
+      const notTty = /Inappropriate ioctl|Is a directory|ENOTTY|EISDIR/i.test(err.message);
+      reject(
+        new ProtocolError(
+          'PORT_OPEN_FAILED',
+          notTty
+            ? `${path}: is not a serial device (not a tty); give a serial port such as /dev/ttyACM0, a PTY, or tcp://host:port`
+            : `${path}: cannot open (${err.message}); check permissions (group dialout) and that no other program holds it`,
+          { cause: err },
+        ),
+      );
+    }),
   );
   let dataListener: (c: Uint8Array) => void = () => {};
   let closeListener: (cause?: Error) => void = () => {};

@@ -148,6 +148,7 @@ describe.each(Object.keys(RIGS))('Transport contract: %s', (kind) => {
 describe('openTransport targets', () => {
   it('maps a missing path, a refused port and an unknown scheme to distinct codes', async () => {
     await expect(openTransport('/dev/tokenforge-no-such-port')).rejects.toMatchObject({ code: 'PORT_NOT_FOUND' });
+    await expect(openTransport('/dev/null')).rejects.toMatchObject({ code: 'PORT_OPEN_FAILED', message: expect.stringMatching(/not a serial device/) });
     const s = createServer();
     await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
     const port = (s.address() as { port: number }).port;
