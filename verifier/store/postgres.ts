@@ -5,6 +5,8 @@
  * the version check makes a lost update impossible even if the lock were missing. Audit appends lock the
  * single audit_head row, which serialises the hash chain across instances.
  *
+ * Concurrent updateToken calls of one process are group-committed (see flush below).
+ *
  * Schema: `schema` (or a `schema=` parameter in the URL, removed before connecting) selects a PostgreSQL schema
  * via search_path; it is created if missing. Migrations run under an advisory lock so that instances starting
  * together do not race.
@@ -15,7 +17,7 @@ import type { TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
-import type { AuditFilter, RegisterOutcome, VerifierStore } from './types.ts';
+import type { AuditFilter, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface PostgresOptions {
   schema?: string;
@@ -102,10 +104,103 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     );
     return e;
   };
+  /** Appends several entries with one head lock and one INSERT (the chain is computed here, in order). */
+  const appendMany = async (c: Client, inputs: readonly AuditInput[]): Promise<void> => {
+    const h = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0] as Row;
+    let seq = Number(h['seq']);
+    let hash = String(h['hash']);
+    const es: AuditEntry[] = [];
+    for (const input of inputs) {
+      const e = chainEntry(seq, hash, input);
+      es.push(e);
+      seq = e.seq;
+      hash = e.hash;
+    }
+    const col = <T>(f: (e: AuditEntry) => T): T[] => es.map(f);
+    await c.query(
+      `WITH a AS (INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash)
+                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))
+       UPDATE audit_head SET seq = $10, hash = $11 WHERE id = 1`,
+      [col((e) => e.seq), col((e) => e.atMs), col((e) => e.actor), col((e) => e.action), col((e) => e.serial), col((e) => e.result), col((e) => e.detail), col((e) => e.prevHash), col((e) => e.hash), seq, hash],
+    );
+  };
   const insertSql = `INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
   const get = async (c: Client | pg.Pool, serial: string, lock: boolean): Promise<TokenRecord | undefined> => {
     const r = await c.query(`SELECT * FROM tokens WHERE serial = $1${lock ? ' FOR UPDATE' : ''}`, [serial]);
     return r.rows[0] ? tokenFromRow(r.rows[0] as Row) : undefined;
+  };
+
+  // Group commit. Updates queued while a group is in flight form the next group (at most MAX_GROUP), run in ONE
+  // transaction: lock all their rows (sorted by serial, so instances lock in the same order and cannot deadlock),
+  // apply the pure decisions in arrival order in memory (an update sees the previous ones of its group), write
+  // every changed row with a compare-and-set on version (a miss aborts the whole group), append the audit
+  // entries under the head lock, COMMIT. Callers are answered only after the COMMIT. Round trips and fsyncs are
+  // per group, not per verification.
+  type Pending = { serial: string; decide: (t: TokenRecord | undefined) => UpdateOutcome<unknown>; resolve(v: unknown): void; reject(e: unknown): void };
+  const queue: Pending[] = [];
+  let running = false;
+  const MAX_GROUP = 256;
+  const flush = async (): Promise<void> => {
+    running = true;
+    while (queue.length > 0) {
+      const group = queue.splice(0, MAX_GROUP);
+      const results: Array<{ ok: boolean; v: unknown }> = [];
+      try {
+        await tx('update token', async (c) => {
+          results.length = 0;
+          const serials = [...new Set(group.map((p) => p.serial))].sort();
+          const rows = (await c.query('SELECT * FROM tokens WHERE serial = ANY($1::text[]) ORDER BY serial FOR UPDATE', [serials])).rows as Row[];
+          const state = new Map<string, TokenRecord>();
+          for (const r of rows) {
+            const t = tokenFromRow(r);
+            state.set(t.serial, t);
+          }
+          const oldVersion = new Map([...state].map(([k, t]) => [k, t.version]));
+          const audits: AuditInput[] = [];
+          const now = Date.now();
+          for (const p of group) {
+            const t = state.get(p.serial);
+            try {
+              const out = p.decide(t);
+              if (out.next && t) state.set(p.serial, { ...t, ...out.next, version: t.version + 1, updatedAtMs: now });
+              if (out.audit) audits.push(out.audit);
+              results.push({ ok: true, v: out.value });
+            } catch (e) {
+              results.push({ ok: false, v: e });
+            }
+          }
+          const dirty = [...state.values()].filter((t) => t.version !== oldVersion.get(t.serial));
+          if (dirty.length > 0) {
+            const col = <T>(f: (t: TokenRecord) => T): T[] => dirty.map(f);
+            const r = await c.query(
+              `UPDATE tokens AS t SET counter = v.counter, last_step = v.last_step, drift_steps = v.drift, fail_count = v.fail,
+                 throttled_until_ms = v.throttled, state = v.state, pending_resync = v.pending, pending_at_ms = v.pending_at,
+                 last_used_at_ms = v.last_used, version = v.version, updated_at_ms = v.updated
+               FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[],
+                           $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
+                 AS v(serial, counter, last_step, drift, fail, throttled, state, pending, pending_at, last_used, version, old_version, updated)
+               WHERE t.serial = v.serial AND t.version = v.old_version`,
+              [
+                col((t) => t.serial), col((t) => t.counter.toString()), col((t) => t.lastStep?.toString() ?? null), col((t) => t.driftSteps),
+                col((t) => t.failCount), col((t) => t.throttledUntilMs), col((t) => t.state), col((t) => t.pendingResync?.toString() ?? null),
+                col((t) => t.pendingAtMs), col((t) => t.lastUsedAtMs), col((t) => t.version), col((t) => oldVersion.get(t.serial)!), col((t) => t.updatedAtMs),
+              ],
+            );
+            if (r.rowCount !== dirty.length) throw new VerifierError('BUSY', 'a token changed during verification; retry');
+          }
+          if (audits.length > 0) await appendMany(c, audits);
+        });
+      } catch (e) {
+        for (const p of group) p.reject(e);
+        continue;
+      }
+      group.forEach((p, i) => {
+        const r = results[i]!;
+        if (r.ok) p.resolve(r.v);
+        else p.reject(r.v);
+      });
+    }
+    running = false;
   };
 
   return {
@@ -135,25 +230,10 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
         for (const a of audit(outcomes)) await append(c, a);
         return outcomes;
       }),
-    updateToken: (serial, decide) =>
-      tx('update token', async (c) => {
-        const t = await get(c, serial, true);
-        const out = decide(t);
-        if (out.next && t) {
-          const n = out.next;
-          const r = await c.query(
-            `UPDATE tokens SET counter = $1, last_step = $2, drift_steps = $3, fail_count = $4, throttled_until_ms = $5, state = $6,
-               pending_resync = $7, pending_at_ms = $8, last_used_at_ms = $9, version = version + 1, updated_at_ms = $10
-             WHERE serial = $11 AND version = $12`,
-            [
-              n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
-              n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, Date.now(), serial, t.version,
-            ],
-          );
-          if (r.rowCount !== 1) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
-        }
-        if (out.audit) await append(c, out.audit);
-        return out.value;
+    updateToken: <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>): Promise<R> =>
+      new Promise<R>((resolve, reject) => {
+        queue.push({ serial, decide, resolve: resolve as (v: unknown) => void, reject });
+        if (!running) void flush();
       }),
     deleteToken: (serial, audit) =>
       tx('delete token', async (c) => {
