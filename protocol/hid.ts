@@ -20,7 +20,7 @@
  *
  *   const hid = new HidDevice({
  *     rng: (n) => Uint8Array,                       // channel ids come from here (seed it in tests)
- *     handleCbor: (cid, payload, ctx) => Uint8Array | 'pending',
+ *     handleCbor: (cid, payload, ctx) => Uint8Array | 'pending' | 'processing',
  *     onCancel?: (cid, reason) => void,              // a 'pending' request was cancelled / superseded
  *     onWink?: (cid, nowMs) => void,
  *     onChannelClosed?: (cid) => void,               // INIT resync or eviction: drop per-channel state (auth)
@@ -236,7 +236,12 @@ export class MessageAssembler {
 // ---------------------------------------------------------------------------------------------------------
 // Device side
 
-export type CborHandlerResult = Uint8Array | 'pending';
+/**
+ * What `handleCbor` returns: the response message, 'pending' (waiting for the user: KEEPALIVE UPNEEDED), or
+ * 'processing' (busy without the user, e.g. a slow flash erase: KEEPALIVE PROCESSING). Both pending forms
+ * end with `complete()`; CANCEL and INIT resync apply to both.
+ */
+export type CborHandlerResult = Uint8Array | 'pending' | 'processing';
 
 export interface CborContext {
   nowMs: number;
@@ -262,6 +267,7 @@ export interface HidDeviceOptions {
 interface Pending {
   cid: number;
   lastKeepaliveMs: number;
+  status: KeepaliveStatusName;
 }
 
 export class HidDevice {
@@ -294,7 +300,7 @@ export class HidDevice {
     const p = this.#pending;
     if (p && nowMs - p.lastKeepaliveMs >= KEEPALIVE_INTERVAL_MS) {
       p.lastKeepaliveMs = nowMs;
-      out.push(keepaliveReport(p.cid, 'UPNEEDED'));
+      out.push(keepaliveReport(p.cid, p.status));
     }
     return out;
   }
@@ -410,9 +416,10 @@ export class HidDevice {
         } catch {
           res = Uint8Array.of(STATUS.OTHER);
         }
-        if (res === 'pending') {
-          this.#pending = { cid, lastKeepaliveMs: nowMs };
-          return [keepaliveReport(cid, 'UPNEEDED')];
+        if (res === 'pending' || res === 'processing') {
+          const status = res === 'pending' ? 'UPNEEDED' : 'PROCESSING';
+          this.#pending = { cid, lastKeepaliveMs: nowMs, status };
+          return [keepaliveReport(cid, status)];
         }
         if (res.length > MAX_MESSAGE_SIZE) res = Uint8Array.of(STATUS.OTHER);
         return splitMessage(cid, HID_CMD.CBOR, res);

@@ -213,6 +213,14 @@ describe('HidDevice', () => {
     expect(m!.payload[0]).toBe(HID_ERROR.MSG_TIMEOUT);
   });
 
+  it("'processing' answers KEEPALIVE PROCESSING until complete()", () => {
+    const { dev, send, allocate } = makeDevice(() => 'processing');
+    const cid = allocate();
+    expect(send(splitMessage(cid, HID_CMD.CBOR, Uint8Array.of(1, 0xa0)), 0)).toEqual([{ cid, cmd: HID_CMD.KEEPALIVE, payload: Uint8Array.of(1) }]);
+    expect(decodeAnswers(dev.tick(100))).toEqual([{ cid, cmd: HID_CMD.KEEPALIVE, payload: Uint8Array.of(1) }]);
+    expect(decodeAnswers(dev.complete(cid, Uint8Array.of(0, 0xa0)))[0]!.cmd).toBe(HID_CMD.CBOR);
+  });
+
   describe('pending requests (button)', () => {
     const setup = () => {
       const d = makeDevice((p) => (p[0] === 0x0b ? 'pending' : Uint8Array.of(0, 0xa0)));
