@@ -20,6 +20,8 @@ export interface Faults {
   responseDelayMs?: number;
   /** Clock jumps: move the RTC by `bySec` when `atSec` seconds of runner time have passed. */
   clockJumps?: { atSec: number; bySec: number }[];
+  /** Battery brown-out `atSec` seconds after start: the RTC restarts at the epoch, invalid until SET_TIME. */
+  brownOutAtSec?: number;
 }
 
 export function checkFaults(f: Faults): Faults {

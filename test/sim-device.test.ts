@@ -149,6 +149,33 @@ describe('simulated token over an in-memory link', () => {
     await client.close();
   });
 
+  it('virtual time runs at the chosen scale from the chosen start', async () => {
+    const sim = await startSimulator({ link: 'memory', profile: 'totp-60s-fob', time: 'virtual', virtualStartMs: 2_000_000_000_000, timeScale: 3600, rng: new SeededRng(4) });
+    sims.push(sim);
+    const client = await TokenClient.open(sim.tokens[0]!.openTransport!(), { timeoutMs: 2000 });
+    const a = await client.getTime();
+    await new Promise((r) => setTimeout(r, 300));
+    const b = await client.getTime();
+    expect(a.timeSec).toBeGreaterThanOrEqual(2_000_000_000n);
+    expect(b.timeSec - a.timeSec).toBeGreaterThanOrEqual(1000n); // >= 0.3 s x 3600, less the crystal error
+    await client.close();
+  });
+
+  it('a multi-slot key holds all 18 slots with 64-byte SHA-512 seeds', async () => {
+    const { client } = await start({ profile: 'multi-slot-key' });
+    await client.authenticate('0000');
+    const big = Buffer.alloc(64, 7);
+    for (let s = 0; s < 18; s++) {
+      const params = s < 3 ? ({ slot: s, type: 'hotp', algorithm: 'SHA512', digits: 8, counter: 0n, touch: 'never' } as const) : ({ slot: s, type: 'totp', algorithm: 'SHA512', digits: 8, periodSec: 30, t0Sec: 0n, touch: 'never' } as const);
+      await client.putSlot(params, big);
+    }
+    const info = await client.info();
+    expect(info.slotsUsed).toBe(18);
+    for (let i = 0; i < 50; i++) await client.calculate(i % 3);
+    expect((await client.getSlot(2)).params).toMatchObject({ counter: 16n });
+    await client.close();
+  });
+
   it('keeps seeds, counters and settings across restarts in --state, and never writes a seed in clear', async () => {
     const stateDir = join(dir, 'state1');
     const a = await start({ stateDir });

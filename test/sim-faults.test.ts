@@ -156,6 +156,22 @@ describe('link faults, delays and clock jumps', () => {
     }
   }, 30_000);
 
+  it('a brown-out resets the RTC: TOTP refuses until the host sets the time', () => {
+    const clock = new FakeClock(1_800_000_000_000);
+    const token = new SimToken({ profile: 'totp-60s-fob', serialSeq: 1, clock, rng: new SeededRng(9), faults: { brownOutAtSec: 10 } });
+    const host = rawHost(token);
+    expect(host.open()).toBe(true);
+    expect(host.call({ command: 'GET_TIME' })).toMatchObject({ status: 'OK', body: { valid: true } });
+    clock.advance(11_000);
+    token.tick();
+    expect(host.call({ command: 'GET_TIME' })).toEqual({ status: 'OK', body: { timeSec: 0n, valid: false } });
+    const info = host.call({ command: 'GET_INFO' });
+    expect(info?.status === 'OK' && info.body.rtcTimeSec).toBe(undefined);
+    expect(host.call({ command: 'SELF_TEST' })).toEqual({ status: 'OK', body: { passed: false, failed: ['rtc'] } });
+    expect(host.call({ command: 'SET_TIME', timeSec: 1_800_000_011n })?.status).toBe('OK');
+    expect(host.call({ command: 'GET_TIME' })).toEqual({ status: 'OK', body: { timeSec: 1_800_000_011n, valid: true } });
+  });
+
   it('a clock jump moves the RTC by the given seconds at the given time', async () => {
     const clock = new FakeClock(1_800_000_000_000);
     const token = new SimToken({ profile: 'totp-60s-fob', serialSeq: 1, clock, rng: new SeededRng(8), faults: { clockJumps: [{ atSec: 5, bySec: -3600 }] } });

@@ -76,6 +76,7 @@ interface ServeArgs {
   'corrupt-rate'?: string;
   'delay-ms'?: string;
   'clock-jump'?: string | string[];
+  'brown-out-at'?: string;
   seed?: string;
   verbose?: boolean;
 }
@@ -116,6 +117,8 @@ async function serve(a: ServeArgs): Promise<void> {
     if (corrupt !== undefined) f.corruptRate = corrupt;
     const delay = intOpt(a['delay-ms'], '--delay-ms', 0, 60_000);
     if (delay !== undefined) f.responseDelayMs = delay;
+    const bo = intOpt(a['brown-out-at'], '--brown-out-at', 0, 1e9);
+    if (bo !== undefined) f.brownOutAtSec = bo;
     if (jumps.length) f.clockJumps = jumps.map((j) => parseClockJump(String(j))).sort((x, y) => x.atSec - y.atSec);
     return checkFaults(f);
   });
@@ -296,6 +299,7 @@ export const simCommand: CommandModule<object, object> = {
             .option('corrupt-rate', { type: 'string', describe: 'fault: probability that a byte on the link gets a bit flipped (0..1)' })
             .option('delay-ms', { type: 'string', describe: 'fault: delay every answer by this many ms' })
             .option('clock-jump', { type: 'string', describe: 'fault: SEC@AT moves the RTC by SEC seconds AT seconds after start (repeatable), e.g. 3600@10' })
+            .option('brown-out-at', { type: 'string', describe: 'fault: battery brown-out SEC seconds after start: the RTC restarts at 1970 and is invalid until SET_TIME' })
             .option('seed', { type: 'string', describe: 'seed the RNG (device keys, serial digits, faults) for a reproducible run; NOT for real keys' })
             .option('verbose', { type: 'boolean', describe: 'log firmware debug messages on stderr' })
             .example('$0 sim serve --pty --count 4 --profile totp-60s-fob --state ./tokens', 'four key fobs on four PTYs, kept in ./tokens')

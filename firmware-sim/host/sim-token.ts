@@ -60,6 +60,7 @@ export class SimToken {
   output: (bytes: Uint8Array) => void = () => {};
   readonly startedAtMs: number;
   #jumpsDone = 0;
+  #brownedOut = false;
   reboots = 0;
 
   constructor(options: SimTokenOptions) {
@@ -163,6 +164,11 @@ export class SimToken {
     while (this.#jumpsDone < jumps.length && elapsedSec >= jumps[this.#jumpsDone]!.atSec) {
       this.device.rtc.jump(jumps[this.#jumpsDone]!.bySec * 1000);
       this.#jumpsDone++;
+    }
+    const bo = this.options.faults?.brownOutAtSec;
+    if (bo !== undefined && !this.#brownedOut && elapsedSec >= bo) {
+      this.#brownedOut = true;
+      this.device.rtc.brownOut();
     }
     const out = this.device.tick();
     this.#afterDevice();
