@@ -55,6 +55,7 @@ export class SimToken {
   readonly #huk: Uint8Array;
   #unit: UnitDraw | undefined;
   #lastSavedOps = -1;
+  #lastRtc = '';
   #rebootTimer: NodeJS.Timeout | undefined;
   /** Where device-to-host bytes go (set by the runner). */
   output: (bytes: Uint8Array) => void = () => {};
@@ -226,7 +227,14 @@ export class SimToken {
       const meta: TokenMeta = { version: 1, profile: this.options.profile, serialSeq: this.options.serialSeq, unit: this.#unit! };
       writeAtomic(join(dir, 'token.json'), JSON.stringify(meta, null, 2) + '\n');
     }
-    if (force || this.device.profile.rtc) writeAtomic(join(dir, 'rtc.json'), JSON.stringify(this.device.rtc.save()) + '\n');
+    if (this.device.profile.rtc) {
+      // The RTC state changes only when it is re-anchored (set, jump, brown-out): write it only then.
+      const rtc = JSON.stringify(this.device.rtc.save());
+      if (force || rtc !== this.#lastRtc) {
+        writeAtomic(join(dir, 'rtc.json'), rtc + '\n');
+        this.#lastRtc = rtc;
+      }
+    }
   }
 
   close(): void {
