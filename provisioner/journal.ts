@@ -35,7 +35,7 @@
  */
 import Database from 'better-sqlite3';
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { HashAlgorithm } from '../otp/params.ts';
 import { Secret } from '../otp/secret.ts';
@@ -399,6 +399,7 @@ export class Journal {
       throw e;
     }
     for (const f of [`${tmp}-wal`, `${tmp}-shm`]) rmSync(f, { force: true });
+    chmodSync(tmp, 0o600); // the seeds in it are encrypted, but their parameters and serials need not be public
     renameSync(tmp, o.path);
     fsyncDir(o.path);
     return new Journal(o.path, openDb(o.path), key, now);

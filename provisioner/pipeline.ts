@@ -90,7 +90,8 @@ const reached = (row: SeedRow, s: Stage): boolean => STAGE_ORDER.indexOf(row.sta
 
 /** Protocol error codes that mean the link (not the token's logic) failed: retried, then LINK_ERROR. */
 const LINK_CODES = new Set(['TIMEOUT', 'BAD_RESPONSE', 'HID_INVALID_SEQ', 'HID_MSG_TIMEOUT', 'HID_INVALID_LEN', 'HID_CHANNEL_BUSY', 'HID_OTHER', 'NOT_A_TOKEN', 'INVALID_CBOR']);
-const GONE_CODES = new Set(['DISCONNECTED', 'CLOSED', 'PORT_NOT_FOUND', 'PORT_OPEN_FAILED', 'CONNECTION_REFUSED']);
+const GONE_CODES = new Set(['DISCONNECTED', 'CLOSED']);
+const OPEN_CODES = new Set(['PORT_NOT_FOUND', 'PORT_OPEN_FAILED', 'CONNECTION_REFUSED']);
 
 function codeOf(e: unknown): string {
   return e instanceof TokenforgeError ? e.code : '';
@@ -102,6 +103,7 @@ export function classify(e: unknown, step: Step): ProvisionFault {
   const code = codeOf(e);
   const msg = e instanceof Error ? e.message : String(e);
   const f = (c: ProvisionFaultCode, m: string): ProvisionFault => new ProvisionFault(c, m, { cause: e });
+  if (OPEN_CODES.has(code)) return f('TOKEN_UNREACHABLE', `cannot reach the token (${code}: ${msg})`);
   if (GONE_CODES.has(code)) return f('TOKEN_UNREACHABLE', `token went away during ${step} (${code}: ${msg}); plug it back in and resume`);
   if (LINK_CODES.has(code)) return f('LINK_ERROR', `the link kept failing during ${step} (${code}: ${msg}); check the cable/port`);
   switch (code) {
