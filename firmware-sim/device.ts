@@ -386,13 +386,13 @@ export class Device {
     if (c.kind === 'HOTP') {
       if ((this.#token.state.counters.get(req.slot) ?? 0n) >= (1n << 64n) - 1n) return 'COUNTER_EXHAUSTED';
       const counter = this.#token.advanceCounter(req.slot); // persisted before the code is computed
-      out = { code: this.#withSeed(req.slot, (seed) => createHotpEngine(seed, { algorithm: c.algorithm, digits: c.digits }).code(counter)), counter };
+      out = { code: this.#withSeed(req.slot, (seed) => oneCode(seed, c.algorithm, c.digits, counter)), counter };
     } else if (c.kind === 'TOTP') {
       if (!this.rtc.valid) return 'RTC_INVALID';
       const t = this.rtc.nowSec();
       if (t < c.t0Sec) return 'RTC_INVALID';
       const step = (t - c.t0Sec) / BigInt(c.periodSec);
-      out = { code: this.#withSeed(req.slot, (seed) => hotpReference(seed, step, c.algorithm, c.digits)), timeStep: step };
+      out = { code: this.#withSeed(req.slot, (seed) => oneCode(seed, c.algorithm, c.digits, step)), timeStep: step };
     } else {
       if (req.challenge === undefined) return 'MISSING_PARAMETER';
       const suite = parseOcraSuite(c.ocraSuite);
@@ -466,6 +466,16 @@ export class Device {
     }
     if (this.profile.rtc && !this.rtc.valid) failed.push('rtc');
     return { passed: failed.length === 0, failed };
+  }
+}
+
+/** One code with the fast engine; its key state is wiped straight after (NIST: zeroize after generating). */
+function oneCode(seed: Uint8Array, algorithm: SlotConfig['algorithm'], digits: number, counter: bigint): string {
+  const engine = createHotpEngine(seed, { algorithm, digits });
+  try {
+    return engine.code(counter);
+  } finally {
+    engine.destroy();
   }
 }
 
