@@ -19,6 +19,17 @@ const fmtLabels = (l: Record<string, string>): string => {
 };
 
 export function createMetrics(): Metrics {
+  const labelCache = new Map<string, string>();
+  const labelsOf = (l: Record<string, string>): string => {
+    let raw = '';
+    for (const k in l) raw += `${k}\u0000${l[k]}\u0000`;
+    let f = labelCache.get(raw);
+    if (f === undefined) {
+      f = fmtLabels(l);
+      if (labelCache.size < 10_000) labelCache.set(raw, f);
+    }
+    return f;
+  };
   const counters = new Map<string, { help: string; values: Map<string, number> }>();
   const gauges = new Map<string, { help: string; read: () => number }>();
   const hist = new Map<string, { counts: number[]; sum: number; count: number }>();
@@ -26,7 +37,7 @@ export function createMetrics(): Metrics {
     inc(name, labels, help) {
       let c = counters.get(name);
       if (!c) counters.set(name, (c = { help, values: new Map() }));
-      const k = fmtLabels(labels);
+      const k = labelsOf(labels);
       c.values.set(k, (c.values.get(k) ?? 0) + 1);
     },
     observeRequest(route, seconds) {

@@ -98,6 +98,7 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
   const { service, store, metrics, clock } = o;
   const keyCache = new Map<string, { rec: ApiKeyRecord | undefined; at: number }>();
   const keyCacheMs = o.keyCacheMs ?? 5000;
+  const verified = new Map<string, { rec: ApiKeyRecord; at: number }>();
 
   async function authenticate(req: HttpRequest, need: ApiRole): Promise<string> {
     const auth = header(req.headers, 'authorization');
@@ -108,18 +109,29 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
       key = m[1]!;
     }
     if (key === undefined) throw new VerifierError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>" (create one with `tokenforge verifier keys create`)');
-    const parsed = parseApiKey(key);
-    if (!parsed) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
     const now = clock.nowMs();
-    let entry = keyCache.get(parsed.id);
-    if (!entry || now - entry.at > keyCacheMs) {
-      entry = { rec: await store.getApiKey(parsed.id), at: now };
-      keyCache.set(parsed.id, entry);
-      if (keyCache.size > 10_000) keyCache.delete(keyCache.keys().next().value as string);
+    // Keys that verified recently are remembered for keyCacheMs (no hash or lookup per request); revocation and
+    // unknown keys are re-checked against the store after that.
+    const hit = verified.get(key);
+    let rec: ApiKeyRecord | undefined;
+    if (hit && now - hit.at <= keyCacheMs) rec = hit.rec;
+    else {
+      const parsed = parseApiKey(key);
+      if (!parsed) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
+      let entry = keyCache.get(parsed.id);
+      if (!entry || now - entry.at > keyCacheMs) {
+        entry = { rec: await store.getApiKey(parsed.id), at: now };
+        keyCache.set(parsed.id, entry);
+        if (keyCache.size > 10_000) keyCache.delete(keyCache.keys().next().value as string);
+      }
+      if (!entry.rec || !keyMatches(entry.rec, parsed.secret)) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
+      rec = entry.rec;
+      verified.set(key, { rec, at: now });
+      if (verified.size > 1000) verified.delete(verified.keys().next().value as string);
     }
-    if (!entry.rec || !keyMatches(entry.rec, parsed.secret)) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
-    if (need === 'admin' && entry.rec.role !== 'admin') throw new VerifierError('FORBIDDEN', `this route needs an admin key; key ${parsed.id} has role ${entry.rec.role}`);
-    return `key:${parsed.id}`;
+    const entry = { rec };
+    if (need === 'admin' && entry.rec.role !== 'admin') throw new VerifierError('FORBIDDEN', `this route needs an admin key; key ${entry.rec.id} has role ${entry.rec.role}`);
+    return `key:${entry.rec.id}`;
   }
 
   const requireJson = (req: HttpRequest): void => {

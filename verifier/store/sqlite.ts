@@ -56,7 +56,15 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     count: db.prepare(`SELECT COUNT(*) AS n FROM tokens`),
   };
 
+  // Inside a group transaction the head is read once and written once (groupHead); otherwise per append.
+  let groupHead: { seq: number; hash: string } | null = null;
   const append = (input: AuditInput): AuditEntry => {
+    if (groupHead) {
+      const e = chainEntry(groupHead.seq, groupHead.hash, input);
+      q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
+      groupHead = { seq: e.seq, hash: e.hash };
+      return e;
+    }
     const head = q.head.get() as Row;
     const e = chainEntry(Number(head['seq']), String(head['hash']), input);
     q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
@@ -78,8 +86,11 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     }
   };
 
-  /** One token's read-decide-write; run inside the group transaction, so better-sqlite3 makes it a SAVEPOINT. */
-  const updateOne = db.transaction(<R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R => {
+  /**
+   * One token's read-decide-write, run inside the group transaction. No savepoint is needed: `decide` throws
+   * (unknown serial, bad request) before this item writes anything, and a failing statement aborts the group.
+   */
+  const updateOne = <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R => {
     const t = getToken(serial);
     const out = decide(t);
     if (out.next && t) {
@@ -92,10 +103,10 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     }
     if (out.audit) append(out.audit);
     return out.value;
-  });
+  };
 
-  // Group commit: updates that arrive in the same event-loop turn share one BEGIN IMMEDIATE ... COMMIT, each in
-  // its own savepoint (a failing one rolls back alone). Callers are answered only after the COMMIT, so the
+  // Group commit: updates that arrive in the same event-loop turn share one BEGIN IMMEDIATE ... COMMIT; an
+  // update whose decide throws is answered with that error and writes nothing. Callers are answered only after the COMMIT, so the
   // durability and atomicity of each update are unchanged; only the per-commit cost is shared.
   type Pending = { serial: string; decide: (t: TokenRecord | undefined) => UpdateOutcome<unknown>; resolve(v: unknown): void; reject(e: unknown): void };
   let queue: Pending[] = [];
@@ -112,15 +123,19 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     try {
       db.transaction(() => {
         const now = Date.now();
-        for (const p of group) {
-          try {
-            results.push({ ok: true, v: updateOne(p.serial, p.decide, now) });
-          } catch (e) {
-            results.push({ ok: false, v: e });
-          }
+        const h = q.head.get() as Row;
+        const start = { seq: Number(h['seq']), hash: String(h['hash']) };
+        groupHead = start;
+        try {
+          runGroup(now);
+        } finally {
+          const end = groupHead;
+          groupHead = null;
+          if (end.seq !== start.seq) q.setHead.run(end.seq, end.hash);
         }
       }).immediate();
     } catch (e) {
+      groupHead = null;
       for (const p of group) {
         try {
           wrap('update token', () => {
@@ -131,6 +146,20 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
         }
       }
       return;
+    }
+    function runGroup(now: number): void {
+        for (const p of group) {
+          let v: unknown;
+          try {
+            v = updateOne(p.serial, p.decide, now);
+          } catch (e) {
+            // A decision error (VerifierError from decide) concerns this item only; anything else aborts the group.
+            if (!(e instanceof VerifierError) || e.code === 'BUSY') throw e;
+            results.push({ ok: false, v: e });
+            continue;
+          }
+          results.push({ ok: true, v });
+        }
     }
     group.forEach((p, i) => {
       const r = results[i]!;
