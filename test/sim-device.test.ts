@@ -4,7 +4,7 @@
  * across restarts, and codes equal to oathtool's (spawned) for the same seed and counter/time.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,6 +12,7 @@ import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
 import { FakeClock, SeededRng } from '../firmware-sim/ports.ts';
 import { startSimulator, type Simulator } from '../firmware-sim/host/runners.ts';
+import { SimToken } from '../firmware-sim/host/sim-token.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'tf-simdev-'));
 const sims: Simulator[] = [];
@@ -193,5 +194,30 @@ describe('simulated token over an in-memory link', () => {
     expect(info.state).toBe('PROVISIONED');
     expect((await b.client.calculate(0)).code).toBe('287082');
     await b.client.close();
+  });
+
+  it('refuses damaged state files with STATE / FLASH_IMAGE codes instead of running on garbage', async () => {
+    const stateDir = join(dir, 'state-bad');
+    const a = await start({ stateDir, profile: 'totp-60s-fob' });
+    await a.client.close();
+    await a.sim.close();
+    const tokenDir = join(stateDir, 'token-0');
+    const open = () => new SimToken({ profile: 'totp-60s-fob', stateDir: tokenDir, serialSeq: 1, clock: new FakeClock() });
+    const good = { meta: readFileSync(join(tokenDir, 'token.json')), rtc: readFileSync(join(tokenDir, 'rtc.json')), flash: readFileSync(join(tokenDir, 'flash.img')) };
+    const cases: [string, string, string | Uint8Array, string][] = [
+      ['token.json not JSON', 'token.json', '{oops', 'STATE'],
+      ['token.json wrong shape', 'token.json', '{"version":1,"profile":"totp-60s-fob","serialSeq":1,"unit":{"crystalPpm":"x"}}', 'STATE'],
+      ['rtc.json wrong shape', 'rtc.json', '{"params":{},"valid":true}', 'STATE'],
+      ['flash image truncated', 'flash.img', good.flash.subarray(0, 100), 'FLASH_IMAGE'],
+    ];
+    for (const [, name, content, code] of cases) {
+      writeFileSync(join(tokenDir, name), content);
+      expect(open).toThrow(expect.objectContaining({ code }));
+      writeFileSync(join(tokenDir, 'token.json'), good.meta);
+      writeFileSync(join(tokenDir, 'rtc.json'), good.rtc);
+      writeFileSync(join(tokenDir, 'flash.img'), good.flash);
+    }
+    expect(() => new SimToken({ profile: 'hotp-fob', stateDir: tokenDir, serialSeq: 1, clock: new FakeClock() })).toThrow(expect.objectContaining({ code: 'STATE' }));
+    expect(open().serial).toMatch(/^F6\d{9}$/);
   });
 });

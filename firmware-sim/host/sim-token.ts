@@ -44,6 +44,37 @@ function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): voi
   renameSync(tmp, path);
 }
 
+function readJson(path: string): unknown {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new SimError('STATE', `${path}: unreadable or not JSON (${(e as Error).message.slice(0, 80)}); restore it or start with a fresh --state`);
+  }
+}
+
+const finite = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** token.json, checked field by field (a damaged state file is a STATE error, never NaN time). */
+function readMeta(path: string): TokenMeta {
+  const m = readJson(path) as Partial<TokenMeta> | null;
+  const u = m?.unit as Partial<UnitDraw> | undefined;
+  if (!m || m.version !== 1 || typeof m.profile !== 'string' || !Number.isInteger(m.serialSeq) || !u || !finite(u.crystalPpm) || !finite(u.agingPpmPerYear) || !(finite(u.batteryLifeDays) || u.batteryLifeDays === null)) {
+    throw new SimError('STATE', `${path}: not a tokenforge token description (version 1 with profile, serialSeq, unit)`);
+  }
+  // JSON has no Infinity: a token without a battery limit is stored as null.
+  return { version: 1, profile: m.profile, serialSeq: m.serialSeq!, unit: { crystalPpm: u.crystalPpm, agingPpmPerYear: u.agingPpmPerYear, batteryLifeDays: u.batteryLifeDays ?? Infinity } };
+}
+
+function readRtcState(path: string): RtcState {
+  const r = readJson(path) as Partial<RtcState> | null;
+  const p = r?.params as Partial<RtcState['params']> | undefined;
+  const ok =
+    r && p && finite(r.manufacturedAtMs) && finite(r.anchorTrueMs) && finite(r.anchorRtcMs) && finite(r.temperatureC) && typeof r.valid === 'boolean' &&
+    finite(p.crystalPpm) && finite(p.agingPpmPerYear) && finite(p.tempCoeffPpmPerC2) && finite(p.turnoverC) && finite(p.resetSec);
+  if (!ok) throw new SimError('STATE', `${path}: not a tokenforge RTC state; delete it to start the clock invalid`);
+  return r as RtcState;
+}
+
 export class SimToken {
   readonly options: SimTokenOptions;
   readonly display = new RecordingDisplay();
@@ -75,7 +106,7 @@ export class SimToken {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
       const metaPath = join(dir, 'token.json');
       if (existsSync(metaPath)) {
-        const meta = JSON.parse(readFileSync(metaPath, 'utf8')) as TokenMeta;
+        const meta = readMeta(metaPath);
         if (meta.profile !== options.profile) {
           throw new SimError('STATE', `state ${dir} holds a ${meta.profile} token, not ${options.profile}; use --profile ${meta.profile} or another --state`);
         }
@@ -93,7 +124,7 @@ export class SimToken {
       const flashPath = join(dir, 'flash.img');
       this.flash = existsSync(flashPath) ? RamFlash.loadFrom(flashPath) : new RamFlash(profile.flash);
       const rtcPath = join(dir, 'rtc.json');
-      if (existsSync(rtcPath)) rtcState = JSON.parse(readFileSync(rtcPath, 'utf8')) as RtcState;
+      if (existsSync(rtcPath)) rtcState = readRtcState(rtcPath);
     } else {
       this.#huk = new Uint8Array(32);
       this.rng.fill(this.#huk);
