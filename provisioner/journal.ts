@@ -373,11 +373,9 @@ export class Journal {
         meta.run('key_check', JSON.stringify({ nonce: Buffer.from(check.nonce).toString('hex'), ct: Buffer.from(check.ciphertext).toString('hex') }));
         meta.run('settings', JSON.stringify(o.settings));
         meta.run('created_at', String(t));
-        const sources = new Set<string>();
+        // Source serials may repeat (RFC 6030 Figure 10: two keys of one device); seeds are told apart by id.
         o.seeds.forEach((s, i) => {
           const id = i + 1;
-          if (sources.has(s.serial)) throw fault('INVALID_ARGUMENT', `the seed source lists serial ${s.serial} twice; each seed needs its own serial`);
-          sources.add(s.serial);
           const params: SeedParamsJson = { type: s.type, algorithm: s.algorithm, digits: s.digits, periodSec: s.periodSec, t0: s.t0.toString(), counter: s.counter.toString() };
           if (s.ocraSuite !== undefined) params.ocraSuite = s.ocraSuite;
           if (s.label !== undefined) params.label = s.label;

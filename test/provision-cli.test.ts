@@ -84,6 +84,20 @@ describe('tokenforge provision (CLI)', () => {
     expect(last.failures[0]!.code).toBe('NO_SEED_LEFT');
   });
 
+  it('loads an encrypted RFC 6030 PSKC file (Figure 6, pre-shared key) into a token and exports its seed', () => {
+    const ref = JSON.parse(readFileSync('/work/shared/reference/pskc/EXPECTED.json', 'utf8')) as { files: Record<string, { preshared_key_hex: string; expected_secret_hex: string }> };
+    const fig6 = ref.files['rfc6030-figure6-aes128cbc-preshared-hmacsha1.xml']!;
+    const out = join(dir, 'fig6.csv');
+    const r = runCli(['provision', '--pskc', '/work/shared/reference/pskc/rfc6030-figure6-aes128cbc-preshared-hmacsha1.xml', '--psk', fig6.preshared_key_hex, '--sim', '1', '--admin-pin', '4711', '--journal', join(dir, 'fig6.journal'), '--export', out, '--format', 'csv']);
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    const [, row] = readFileSync(out, 'utf8').trim().split('\n');
+    const cols = row!.split(',');
+    // The RFC's secret (as published in the reference data), 8 digits, counter 1 after the check at counter 0.
+    expect(cols[1]).toBe(fig6.expected_secret_hex);
+    expect(cols.slice(2, 7)).toEqual(['hotp', 'sha1', '8', '', '1']);
+  });
+
   it('keeps the journal key in a passphrase when asked', () => {
     const journal = join(dir, 'pass.journal');
     const r = runCli(['provision', '--generate', '1', '--sim', '1', '--admin-pin', '4711', '--journal', journal, '--journal-passphrase-env', 'TF_TEST_PASS'], { env: { TF_TEST_PASS: 'a long test passphrase' } });
