@@ -111,6 +111,25 @@ describe('tokenforge sim (real process)', () => {
     expect(await exited(child)).toBe(0);
   }, 60_000);
 
+  it('without --test-mode a touch slot waits for the button; SIGUSR1 presses it', async () => {
+    const { child, endpoints } = await serveProcess(['--tcp', '0', '--first-serial', '4242']);
+    const client = await TokenClient.open(await openTransport(endpoints[0]!), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000, userPresenceTimeoutMs: 20_000 });
+    expect((await client.info()).serial).toBe('H1000042422'); // H1 + 00004242 + Luhn over 100004242: 4+4+4+4+2 = 18 -> 2
+    await client.authenticate('97531');
+    await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 7n, touch: 'always' }, Buffer.from(seedHex, 'hex'));
+    const pending = client.calculate(0);
+    const poke = setInterval(() => child.kill('SIGUSR1'), 700);
+    try {
+      const r = await pending;
+      expect(r.code).toBe(execFileSync('oathtool', ['--hotp', '-c', '7', seedHex], { encoding: 'utf8' }).trim());
+    } finally {
+      clearInterval(poke);
+    }
+    await client.close();
+    child.kill('SIGTERM');
+    expect(await exited(child)).toBe(0);
+  }, 60_000);
+
   it('fleet --json reports buckets; the same seed gives the same report', () => {
     const run = () => spawnSync(process.execPath, [bin, 'sim', 'fleet', '--count', '200', '--days', '120', '--profile', 'totp-60s-fob', '--bucket-days', '30', '--json', '--seed', '9'], { encoding: 'utf8' });
     const a = run();

@@ -78,6 +78,7 @@ interface ServeArgs {
   'clock-jump'?: string | string[];
   'brown-out-at'?: string;
   seed?: string;
+  'first-serial'?: string;
   verbose?: boolean;
 }
 
@@ -123,6 +124,7 @@ async function serve(a: ServeArgs): Promise<void> {
     return checkFaults(f);
   });
   const seed = intOpt(a.seed, '--seed', 0, 0xffffffff);
+  const firstSerial = intOpt(a['first-serial'], '--first-serial', 0, 99_999_999);
   const log = stderrLog(a.verbose ?? false);
   const sim = await asInput(() =>
     startSimulator({
@@ -138,6 +140,7 @@ async function serve(a: ServeArgs): Promise<void> {
       ...(startMs !== undefined ? { virtualStartMs: startMs } : {}),
       ...(timeScale !== undefined ? { timeScale } : {}),
       rng: seed !== undefined ? new SeededRng(seed) : new CryptoRng(),
+      ...(firstSerial !== undefined ? { firstSerialSeq: firstSerial } : {}),
       faults,
       log,
     }),
@@ -301,6 +304,7 @@ export const simCommand: CommandModule<object, object> = {
             .option('clock-jump', { type: 'string', describe: 'fault: SEC@AT moves the RTC by SEC seconds AT seconds after start (repeatable), e.g. 3600@10' })
             .option('brown-out-at', { type: 'string', describe: 'fault: battery brown-out SEC seconds after start: the RTC restarts at 1970 and is invalid until SET_TIME' })
             .option('seed', { type: 'string', describe: 'seed the RNG (device keys, serial digits, faults) for a reproducible run; NOT for real keys' })
+            .option('first-serial', { type: 'string', describe: "serial sequence number of the first token (default random, so that runs do not repeat serials); ignored for tokens whose --state already exists" })
             .option('verbose', { type: 'boolean', describe: 'log firmware debug messages on stderr' })
             .example('$0 sim serve --pty --count 4 --profile totp-60s-fob --state ./tokens', 'four key fobs on four PTYs, kept in ./tokens')
             .example('$0 sim serve --tcp 7000 --test-mode', 'one HOTP fob on tcp://127.0.0.1:7000 that calculates without a press'),

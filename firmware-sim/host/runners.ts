@@ -20,6 +20,7 @@ import { FramedTransport, memoryLinkPair, type ByteLink, type Transport } from '
 import { SimError } from '../errors.ts';
 import type { Faults } from '../faults.ts';
 import { CryptoRng, ScaledClock, SystemClock, type Clock, type Log, type Rng } from '../ports.ts';
+import { loadProfile } from '../profiles.ts';
 import { SimToken } from './sim-token.ts';
 
 export type LinkKind = 'pty' | 'tcp' | 'memory';
@@ -45,7 +46,8 @@ export interface SimulatorOptions {
   faults?: Faults;
   log?: Log;
   tickMs?: number;
-  /** First serial sequence number (token i gets firstSerialSeq + i). */
+  /** First serial sequence number (token i gets firstSerialSeq + i). Default: drawn from `rng`, so that two
+   *  simulator runs do not make tokens with the same serial (registrations are keyed by serial). */
   firstSerialSeq?: number;
   userPresenceTimeoutMs?: number;
 }
@@ -171,11 +173,21 @@ function openMemory(token: SimToken, index: number): { link: ByteLink; close: ()
   return { link: host, close: () => dev.close() };
 }
 
+/** A random first sequence number such that `count` consecutive ones fit the format's {seq:N} field. */
+export function drawFirstSerialSeq(serialFormat: string, count: number, rng: Rng): number {
+  const m = /\{seq:(\d+)\}/.exec(serialFormat);
+  if (!m) return 1;
+  const max = Math.min(10 ** Number(m[1]) - 1, Number.MAX_SAFE_INTEGER);
+  if (count > max) throw new SimError('INVALID_ARGUMENT', `count: ${count} tokens do not fit the serial format ${serialFormat}`);
+  return 1 + rng.int(max - count + 1);
+}
+
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const count = o.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new SimError('INVALID_ARGUMENT', `count: ${count} must be 1..1000`);
   const clock = o.clock ?? (o.time === 'virtual' ? new ScaledClock(o.virtualStartMs ?? Date.now(), o.timeScale ?? 1) : new SystemClock());
   const rng = o.rng ?? new CryptoRng();
+  const firstSeq = o.firstSerialSeq ?? drawFirstSerialSeq(loadProfile(o.profile ?? 'hotp-fob').serialFormat, count, rng);
   const tokens: RunningToken[] = [];
   const closers: (() => Promise<void>)[] = [];
   const timer = setInterval(() => {
@@ -197,7 +209,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       const token = new SimToken({
         profile: o.profile ?? 'hotp-fob',
         ...(o.stateDir ? { stateDir: join(o.stateDir, `token-${i}`) } : {}),
-        serialSeq: (o.firstSerialSeq ?? 1) + i,
+        serialSeq: firstSeq + i,
         clock,
         rng,
         testMode: o.testMode ?? false,

@@ -85,6 +85,7 @@ export class SimToken {
   readonly #decoder = new FrameDecoder();
   readonly #huk: Uint8Array;
   #unit: UnitDraw | undefined;
+  #serialSeq: number;
   #lastSavedOps = -1;
   #lastRtc = '';
   #rebootTimer: NodeJS.Timeout | undefined;
@@ -97,6 +98,7 @@ export class SimToken {
 
   constructor(options: SimTokenOptions) {
     this.options = options;
+    this.#serialSeq = options.serialSeq;
     this.rng = options.rng ?? new CryptoRng();
     this.button = options.testMode ? new AlwaysPressedButton() : new LatchedButton();
     const profile = loadProfile(options.profile);
@@ -111,6 +113,7 @@ export class SimToken {
           throw new SimError('STATE', `state ${dir} holds a ${meta.profile} token, not ${options.profile}; use --profile ${meta.profile} or another --state`);
         }
         this.#unit = meta.unit;
+        this.#serialSeq = meta.serialSeq;
       }
       const hukPath = join(dir, 'huk.key');
       if (existsSync(hukPath)) {
@@ -148,7 +151,7 @@ export class SimToken {
       display: this.display,
       log: o.log ?? NULL_LOG,
       huk: this.#huk,
-      serialSeq: o.serialSeq,
+      serialSeq: this.#serialSeq,
       testMode: o.testMode ?? false,
       ...(rtc ? { rtcState: rtc } : {}),
       ...(this.#unit ? { unit: this.#unit } : {}),
@@ -255,7 +258,7 @@ export class SimToken {
     if (force || this.flash.opCount !== this.#lastSavedOps) {
       this.flash.saveTo(join(dir, 'flash.img'));
       this.#lastSavedOps = this.flash.opCount;
-      const meta: TokenMeta = { version: 1, profile: this.options.profile, serialSeq: this.options.serialSeq, unit: this.#unit! };
+      const meta: TokenMeta = { version: 1, profile: this.options.profile, serialSeq: this.#serialSeq, unit: this.#unit! };
       writeAtomic(join(dir, 'token.json'), JSON.stringify(meta, null, 2) + '\n');
     }
     if (this.device.profile.rtc) {
