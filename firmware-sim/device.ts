@@ -398,7 +398,7 @@ export class Device {
       const suite = parseOcraSuite(c.ocraSuite);
       if (suite.timestamp && !this.rtc.valid) return 'RTC_INVALID';
       let counter: bigint | undefined;
-      if (suite.counter) counter = this.#token.advanceCounter(req.slot);
+      if (suite.counter) counter = this.#token.advanceCounter(req.slot, true); // RFC 6287 §5.1: wraps to 0
       try {
         const input = { question: req.challenge, ...(counter !== undefined ? { counter } : {}), ...(suite.timestamp ? { timeSec: this.rtc.nowSec() } : {}) };
         out = { code: this.#withSeed(req.slot, (seed) => ocra(suite, seed, input)) };

@@ -362,15 +362,17 @@ export class TokenStore {
   /**
    * HOTP/OCRA: persists counter+1 and returns the counter to compute the code with. Only after this returns
    * may the code be shown, so no power cut can show a code twice or move the counter backwards. HOTP counters
-   * do not wrap: at 2^64-1 the slot is exhausted (REQUIREMENTS B2, our documented choice).
+   * do not wrap: at 2^64-1 the slot is exhausted (REQUIREMENTS B2, our documented choice); OCRA counters
+   * (`wrap`) go on from 0, as RFC 6287 §5.1 says.
    */
-  advanceCounter(slot: number): bigint {
+  advanceCounter(slot: number, wrap = false): bigint {
     const c = this.#state.counters.get(slot);
     if (c === undefined) throw new SimError('NOT_FOUND', `slot ${slot} has no counter`);
-    if (c >= MAX_COUNTER) throw new SimError('STATE', `slot ${slot}: counter exhausted`);
-    this.lastPlanned = [{ key: slotCounterKey(slot), value: u64Bytes(c + 1n) }];
+    if (c >= MAX_COUNTER && !wrap) throw new SimError('STATE', `slot ${slot}: counter exhausted`);
+    const next = c >= MAX_COUNTER ? 0n : c + 1n;
+    this.lastPlanned = [{ key: slotCounterKey(slot), value: u64Bytes(next) }];
     this.kv.transaction(this.lastPlanned);
-    this.#state.counters.set(slot, c + 1n);
+    this.#state.counters.set(slot, next);
     return c;
   }
 

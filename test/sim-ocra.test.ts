@@ -59,4 +59,20 @@ describe('OCRA slots against RFC 6287 Appendix C', () => {
       await client.close();
     });
   }
+
+  it('an OCRA counter wraps from 2^64-1 to 0 (RFC 6287 §5.1); an HOTP counter is exhausted there instead', async () => {
+    const sim = await startSimulator({ link: 'memory', profile: 'multi-slot-key', clock: new FakeClock(1_700_000_000_000), rng: new SeededRng(1), testMode: true });
+    sims.push(sim);
+    const client = await TokenClient.open(sim.tokens[0]!.openTransport!(), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000 });
+    await client.authenticate('6287');
+    const max = (1n << 64n) - 1n;
+    const key = Buffer.from('3132333435363738393031323334353637383930', 'hex');
+    await client.putSlot({ slot: 0, type: 'ocra', ocraSuite: 'OCRA-1:HOTP-SHA1-6:C-QN08', counter: max, touch: 'never' }, key);
+    expect((await client.calculate(0, { challenge: '00000000' })).counter).toBe(max);
+    expect((await client.calculate(0, { challenge: '00000000' })).counter).toBe(0n);
+    await client.putSlot({ slot: 1, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: max - 1n, touch: 'never' }, key);
+    expect((await client.calculate(1)).counter).toBe(max - 1n);
+    await expect(client.calculate(1)).rejects.toMatchObject({ code: 'COUNTER_EXHAUSTED' });
+    await client.close();
+  });
 });
