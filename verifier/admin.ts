@@ -26,7 +26,8 @@ export async function verifyAuditChain(store: VerifierStore): Promise<ChainCheck
 
 /**
  * Appends a new master key to the key file and re-seals every seed under it in one transaction. Old keys stay
- * in the file (running servers reload it within a second; `prune` drops keys no token uses any more).
+ * in the file: running servers reload it within a second, but one may still seal a registration under the old
+ * key until then, so removing a retired key is a manual step once every instance has restarted.
  */
 export async function rotateMasterKey(store: VerifierStore, keyFile: string, nowMs: number): Promise<{ kid: string; tokens: number }> {
   const oldRing = createKeyring(readKeyFile(keyFile));
