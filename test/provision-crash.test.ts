@@ -102,14 +102,23 @@ describe(`kill -9 of the provisioner at ${KILLS} random points of a ${N}-token b
     const common = [...ports.flatMap((p) => ['--port', p]), '--trust-test-attestation', '--admin-pin', '246810', '--api-key', v.adminKey, '--json', '--timeout-ms', '5000'];
     const initial = ['--generate', String(N), '--journal', journal, '--verifier', v.url, ...common];
     const resume = ['--resume', journal, ...common];
-    // Roughly 9 step events per token; spread the kill points over the whole batch.
-    const totalSteps = N * 9;
+    // A run emits one 'identify' step per port plus about 8 steps per unfinished token. Each kill point is drawn
+    // so that a run progresses by about 1/KILLS of the batch on average (the kill points spread over the whole
+    // batch), and some runs are killed by time instead, during start-up (journal creation, port opening).
     let kills = 0;
     let completedEarly = 0;
+    const remainingTokens = (): number => {
+      if (!existsSync(journal)) return N;
+      const j = Journal.open(journal, { kind: 'file' });
+      const left = j.rows().filter((r) => r.stage !== 'committed').length;
+      j.close();
+      return left;
+    };
     for (let k = 0; k < KILLS; k++) {
       const args = existsSync(journal) ? resume : initial;
       const early = Math.random() < 0.15;
-      const r = await runProvisioner(args, early ? { afterMs: 300 + Math.floor(Math.random() * 1500) } : { afterSteps: 1 + Math.floor(Math.random() * totalSteps) });
+      const span = Math.max(2, Math.min(remainingTokens() * 8, Math.ceil((2 * N * 8) / KILLS)));
+      const r = await runProvisioner(args, early ? { afterMs: 300 + Math.floor(Math.random() * 1500) } : { afterSteps: N + 1 + Math.floor(Math.random() * span) });
       if (r.signal === 'SIGKILL') kills++;
       else completedEarly++;
       // Between kills the journal always opens and satisfies its invariants.
