@@ -42,6 +42,25 @@ describe('transport conformance against the simulator', () => {
     }
   }, 120_000);
 
+  it('passes every case over a PTY opened in-process by node-pty (no socat), also after the host reopens it', async () => {
+    const link = join(dir, 'nodepty-token');
+    const sim = await startSimulator({ link: 'pty', ptyBackend: 'node-pty', linkPath: link, profile: 'hotp-fob', rng: new SeededRng(13) });
+    try {
+      expect(sim.tokens[0]!.path).toBe(link);
+      for (let round = 0; round < 2; round++) {
+        const t = (await openTransport(link)) as FramedTransport;
+        try {
+          const results = await runTransportCases(t, { timeoutMs: 1500 });
+          expect(results.filter((r) => r.status !== 'pass')).toEqual([]);
+        } finally {
+          await t.close();
+        }
+      }
+    } finally {
+      await sim.close();
+    }
+  }, 120_000);
+
   it('passes every case over TCP', async () => {
     const sim = await startSimulator({ link: 'tcp', tcpPort: 0, profile: 'multi-slot-key', rng: new SeededRng(12) });
     const t = (await openTransport(`tcp://127.0.0.1:${sim.tokens[0]!.port}`)) as FramedTransport;

@@ -13,7 +13,9 @@
  * `TokenClient.open(...)`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { closeSync, existsSync, symlinkSync, unlinkSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { ReadStream } from 'node:tty';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { FramedTransport, memoryLinkPair, type ByteLink, type Transport } from '../../protocol/transport.ts';
@@ -50,7 +52,11 @@ export interface SimulatorOptions {
    *  simulator runs do not make tokens with the same serial (registrations are keyed by serial). */
   firstSerialSeq?: number;
   userPresenceTimeoutMs?: number;
+  /** pty: who owns the pseudo-terminal: socat, node-pty (no external binary), or auto (socat when on PATH). */
+  ptyBackend?: PtyBackend;
 }
+
+export type PtyBackend = 'auto' | 'socat' | 'node-pty';
 
 export interface RunningToken {
   index: number;
@@ -75,7 +81,69 @@ export interface Simulator {
   close(): Promise<void>;
 }
 
-async function openPty(token: SimToken, linkPath: string | undefined): Promise<{ path: string; close: () => Promise<void> }> {
+function onPath(cmd: string): boolean {
+  return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
+}
+
+interface NativePty {
+  open(cols: number, rows: number): { master: number; slave: number; pty: string };
+}
+
+/**
+ * A PTY opened in this process through node-pty's native module (openpty(3)), for machines without socat.
+ * We keep the slave descriptor open but never read it, so the host's open/close of the device never hangs up
+ * the master; the line discipline goes raw through the master, which shares the slave's termios.
+ */
+async function openPtyNative(token: SimToken, linkPath: string | undefined): Promise<{ path: string; close: () => Promise<void> }> {
+  let native: NativePty | null;
+  try {
+    native = (createRequire(import.meta.url)('node-pty') as { native: NativePty | null }).native;
+  } catch (e) {
+    throw new SimError('IO', `pty: node-pty is not usable (${(e as Error).message.split('\n')[0]}); install socat or run npm install`);
+  }
+  if (!native) throw new SimError('IO', 'pty: node-pty has no native PTY support on this platform; install socat');
+  const { master, slave, pty } = native.open(80, 24);
+  const stream = new ReadStream(master);
+  stream.setRawMode(true);
+  stream.on('data', (d: Buffer) => token.input(new Uint8Array(d.buffer, d.byteOffset, d.byteLength)));
+  stream.on('error', () => {});
+  token.output = (bytes) => {
+    if (!stream.destroyed) stream.write(bytes);
+  };
+  if (linkPath) {
+    try {
+      unlinkSync(linkPath);
+    } catch {
+      // no stale link
+    }
+    symlinkSync(pty, linkPath);
+  }
+  return {
+    path: linkPath ?? pty,
+    close: async () => {
+      stream.destroy();
+      try {
+        closeSync(slave);
+      } catch {
+        // already closed
+      }
+      if (linkPath) {
+        try {
+          unlinkSync(linkPath);
+        } catch {
+          // removed by someone else
+        }
+      }
+    },
+  };
+}
+
+async function openPty(token: SimToken, linkPath: string | undefined, backend: PtyBackend = 'auto') {
+  if (backend === 'node-pty' || (backend === 'auto' && !onPath('socat'))) return openPtyNative(token, linkPath);
+  return openPtySocat(token, linkPath);
+}
+
+async function openPtySocat(token: SimToken, linkPath: string | undefined): Promise<{ path: string; close: () => Promise<void> }> {
   // socat owns the PTY pair: host writes to the slave come out of socat's stdout, our writes to its stdin go to
   // the host. raw,echo=0 puts the line discipline in raw mode so every byte (0x00, 0x11, 0x13...) passes.
   const ptyAddr = `pty,raw,echo=0${linkPath ? `,link=${linkPath}` : ''}`;
@@ -221,7 +289,7 @@ export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
       tokens.push(rt);
       if (o.link === 'pty') {
         const linkPath = o.linkPath ? (count > 1 ? `${o.linkPath}-${i}` : o.linkPath) : undefined;
-        const p = await openPty(token, linkPath);
+        const p = await openPty(token, linkPath, o.ptyBackend);
         rt.path = p.path;
         closers.push(p.close);
       } else if (o.link === 'tcp') {
