@@ -138,6 +138,7 @@ describe(`kill -9 of the provisioner at ${KILLS} random points of a ${N}-token b
     }
     expect(final!.stderr).toBe('');
     expect(final!.code).toBe(0);
+    console.log(`provision crash test: ${N} tokens, ${kills} runs killed with SIGKILL, ${completedEarly} finished before their kill point, final --resume exit ${final!.code}`);
     expect(kills + completedEarly).toBe(KILLS);
     expect(kills).toBeGreaterThanOrEqual(Math.min(KILLS, 3));
 
