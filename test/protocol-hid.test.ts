@@ -118,7 +118,7 @@ describe('MessageAssembler (device rules)', () => {
   });
 });
 
-function makeDevice(handle: (payload: Uint8Array) => Uint8Array | 'pending' = (p) => Uint8Array.of(STATUS.OK, ...p.subarray(1))) {
+function makeDevice(handle: (payload: Uint8Array) => Uint8Array | 'pending' | 'processing' = (p) => Uint8Array.of(STATUS.OK, ...p.subarray(1))) {
   const events: string[] = [];
   const dev = new HidDevice({
     rng: seededRng(42),
