@@ -6,7 +6,7 @@
  *   → lock → register (verifier) → commit
  *
  * with every step recorded in the journal before and after it runs. One async worker per target (port), up
- * to `concurrency` at a time; a fault ends that token only, the batch goes on.
+ * at most `concurrency` at a time; a fault ends that token only, the batch goes on.
  *
  * Crash safety (why each invariant holds after a kill -9 anywhere):
  * - no seed written to two tokens: the seed→serial assignment is committed BEFORE PUT_SLOT, and the schema
@@ -71,7 +71,7 @@ export interface PipelineOptions {
    * giving them here only moves the refusal earlier, at the cost of one more ECDSA verification per token.
    */
   trustAnchors?: readonly Uint8Array[];
-  /** Workers at once; default min(targets, 32). */
+  /** Workers at once; default one per target (port). */
   concurrency?: number;
   /** Slot to load (default 0). */
   slot?: number;
@@ -341,7 +341,7 @@ export async function runPipeline(o: PipelineOptions): Promise<BatchReport> {
   const started = now();
   const results: TokenResult[] = [];
   const queue = [...o.targets];
-  const concurrency = Math.max(1, Math.min(o.concurrency ?? 32, queue.length || 1));
+  const concurrency = Math.max(1, Math.min(o.concurrency ?? queue.length, queue.length || 1));
   o.progress.start(queue.length, { seeds: o.journal.counts().total, concurrency });
   const worker = async (): Promise<void> => {
     for (;;) {

@@ -329,7 +329,7 @@ export const provisionCommand: CommandModule<object, Args> = {
       .option('trust-anchor', { type: 'string', array: true, describe: 'Factory attestation public key (130 hex digits, 04...); tokens not attested by one are refused' })
       .option('trust-test-attestation', { type: 'boolean', describe: 'Trust the published TEST attestation key (simulated tokens only)' })
       .option('admin-pin', { type: 'string', describe: 'Admin PIN (env TOKENFORGE_ADMIN_PIN); a factory token takes it as its PIN' })
-      .option('concurrency', { type: 'number', describe: 'Tokens provisioned at once (default: all targets, at most 32)' })
+      .option('concurrency', { type: 'number', describe: 'Tokens provisioned at once (default: one worker per target)' })
       .option('timeout-ms', { type: 'number', describe: 'Per-answer timeout talking to a token (default 3000)' })
       .group(['verifier', 'api-key', 'export', 'format', 'export-psk', 'export-password', 'export-plain'], 'Registration and export:')
       .option('verifier', { type: 'string', describe: 'Verifier base URL, e.g. http://127.0.0.1:8470 (kept in the journal for --resume)' })
