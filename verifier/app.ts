@@ -24,6 +24,8 @@ export interface AppOptions {
   sqliteSynchronous?: 'normal' | 'full';
   openapi: string;
   log: Logger;
+  /** Time source for verification (default: the wall clock); the demo passes a virtual clock. */
+  clock?: { nowMs(): number };
 }
 
 export interface RunningApp {
@@ -63,7 +65,7 @@ export async function startApp(o: AppOptions): Promise<RunningApp> {
     await ensureMasterKey(o.masterKeyFile, store, o.log);
     const keyring = watchedKeyring(o.masterKeyFile);
     keyring();
-    const clock = { nowMs: () => Date.now() };
+    const clock = o.clock ?? { nowMs: () => Date.now() };
     const metrics = createMetrics();
     const service = createVerifierService({
       store,

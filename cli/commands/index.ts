@@ -21,4 +21,5 @@ export const COMMANDS: CommandEntry[] = [
   { name: 'device', load: async () => (await import('./device.ts')).deviceCommand },
   { name: 'provision', load: async () => (await import('./provision.ts')).provisionCommand },
   { name: 'sim', load: async () => (await import('./sim.ts')).simCommand },
+  { name: 'demo', load: async () => (await import('./demo.ts')).demoCommand },
 ];
