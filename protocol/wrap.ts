@@ -23,10 +23,17 @@
  *
  * Limits of the scheme (documented, deliberate): a wrapped PIN can be replayed by someone who recorded it
  * (there is no device challenge); it protects the PIN's value, not the session.
+ *
+ * Implementation: the P-256 arithmetic, HKDF and AES-GCM go through node:crypto (OpenSSL), about 25 times
+ * cheaper than pure JavaScript, which bounded the provisioning rate. Two things stay on @noble: signing the
+ * attestation (factory side, once per device) because it must be deterministic (RFC 6979, so documented
+ * examples are reproducible) and OpenSSL's ECDSA through Node is randomised; and the KCV's HMAC (microseconds).
+ * test/protocol-wrap.test.ts cross-checks every operation against a @noble reference of this same scheme.
+ * Key material handed to OpenSSL (ECDH private keys, the AES key) lives in its objects until they are
+ * garbage-collected; the JavaScript copies (shared secret, derived key, decrypted buffers) are zeroed.
  */
+import { createCipheriv, createDecipheriv, createECDH, createPublicKey, hkdfSync, verify as ecdsaVerify, type ECDH, type KeyObject } from 'node:crypto';
 import { p256 } from '@noble/curves/nist.js';
-import { gcm } from '@noble/ciphers/aes.js';
-import { hkdf } from '@noble/hashes/hkdf.js';
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
@@ -62,20 +69,50 @@ export interface KeyPair {
   publicKey: Uint8Array;
 }
 
-/** A P-256 key pair from `rng` (redraws until the 32 bytes are a valid scalar). Deterministic for a seeded rng. */
-export function generateKeyPair(rng: Rng = randomBytes): KeyPair {
+// P-256 domain parameters (SEC 2 / FIPS 186-4), for the cheap range and on-curve checks done here in bigint.
+const P256_P = 0xffffffff00000001000000000000000000000000ffffffffffffffffffffffffn;
+const P256_N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+const P256_B = 0x5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604bn;
+const SCALAR_SIZE = 32;
+
+function toBigint(b: Uint8Array): bigint {
+  return b.length === 0 ? 0n : BigInt('0x' + Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex'));
+}
+
+function isValidScalar(sk: Uint8Array): boolean {
+  if (sk.length !== SCALAR_SIZE) return false;
+  const k = toBigint(sk);
+  return k > 0n && k < P256_N;
+}
+
+/** An OpenSSL ECDH context holding secret scalar `sk` (which must be valid; see isValidScalar). */
+function ecdhWith(sk: Uint8Array): ECDH {
+  const e = createECDH('prime256v1');
+  e.setPrivateKey(sk);
+  return e;
+}
+
+/** Draws scalars from `rng` until one is valid (the same redraw rule as before, so seeded rngs give the same keys). */
+function drawScalar(rng: Rng): Uint8Array {
   for (;;) {
-    const sk = rng(32);
-    if (p256.utils.isValidSecretKey(sk)) return { secretKey: sk, publicKey: p256.getPublicKey(sk, false) };
+    const sk = rng(SCALAR_SIZE);
+    if (isValidScalar(sk)) return sk;
   }
 }
 
+/** A P-256 key pair from `rng` (redraws until the 32 bytes are a valid scalar). Deterministic for a seeded rng. */
+export function generateKeyPair(rng: Rng = randomBytes): KeyPair {
+  const sk = drawScalar(rng);
+  return { secretKey: sk, publicKey: new Uint8Array(ecdhWith(sk).getPublicKey()) };
+}
+
+/** True for a 65-byte uncompressed P-256 point: 0x04 | X | Y with X, Y < p and Y² = X³ − 3X + b (mod p). */
 export function isValidPublicKey(pk: Uint8Array): boolean {
-  try {
-    return pk.length === LIMITS.publicKeySize && pk[0] === 0x04 && p256.utils.isValidPublicKey(pk, false);
-  } catch {
-    return false;
-  }
+  if (pk.length !== LIMITS.publicKeySize || pk[0] !== 0x04) return false;
+  const x = toBigint(pk.subarray(1, 33));
+  const y = toBigint(pk.subarray(33, 65));
+  if (x >= P256_P || y >= P256_P) return false;
+  return (y * y) % P256_P === ((((x * x) % P256_P) + P256_P - 3n) * x + P256_B) % P256_P;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -93,6 +130,50 @@ export function signAttestation(attestationSecretKey: Uint8Array, serial: string
   return p256.sign(attestationMessage(serial, devicePublicKey), attestationSecretKey);
 }
 
+// SubjectPublicKeyInfo headers for an id-ecPublicKey / prime256v1 key, uncompressed (65-byte) and compressed
+// (33-byte) point: node:crypto imports a raw point through them.
+const SPKI_PREFIX = {
+  65: Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex'),
+  33: Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'),
+} as const;
+
+/** Parsed verification keys by hex, so configured trust anchors are imported once (bounded: anchors are few). */
+const verifyKeys = new Map<string, KeyObject | null>();
+const VERIFY_KEY_CACHE_MAX = 256;
+
+function verifyKey(pk: Uint8Array): KeyObject | undefined {
+  const id = Buffer.from(pk.buffer, pk.byteOffset, pk.length).toString('hex');
+  let k = verifyKeys.get(id);
+  if (k === undefined) {
+    k = null;
+    const prefix = pk.length === 65 ? SPKI_PREFIX[65] : pk.length === 33 ? SPKI_PREFIX[33] : undefined;
+    if (prefix && (pk.length === 65 ? pk[0] === 0x04 : pk[0] === 0x02 || pk[0] === 0x03)) {
+      try {
+        k = createPublicKey({ key: Buffer.concat([prefix, pk]), format: 'der', type: 'spki' }); // OpenSSL checks the point is on the curve
+      } catch {
+        k = null;
+      }
+    }
+    if (verifyKeys.size >= VERIFY_KEY_CACHE_MAX) verifyKeys.clear();
+    verifyKeys.set(id, k);
+  }
+  return k ?? undefined;
+}
+
+/**
+ * ECDSA P-256 / SHA-256 verification of a compact r|s signature with the same acceptance rule as @noble's
+ * default: exactly 64 bytes, 1 <= r, s < n, and low S (s <= n/2; a high-S twin of a valid signature is refused).
+ */
+function verifyCompact(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+  if (signature.length !== 64) return false;
+  const r = toBigint(signature.subarray(0, 32));
+  const s = toBigint(signature.subarray(32, 64));
+  if (r === 0n || r >= P256_N || s === 0n || s > P256_N >> 1n) return false;
+  const key = verifyKey(publicKey);
+  if (!key) return false;
+  return ecdsaVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+}
+
 /** Host side: true when one of `trustAnchors` (uncompressed P-256 public keys) signed this device key and serial. */
 export function verifyAttestation(
   device: { serial: string; devicePublicKey: Uint8Array; attestationSignature: Uint8Array },
@@ -107,7 +188,7 @@ export function verifyAttestation(
   }
   for (const anchor of trustAnchors) {
     try {
-      if (p256.verify(device.attestationSignature, msg, anchor)) return true;
+      if (verifyCompact(device.attestationSignature, msg, anchor)) return true;
     } catch {
       // a malformed anchor or signature is simply not a match
     }
@@ -131,12 +212,14 @@ export function pinAad(serial: string): Uint8Array {
 // ---------------------------------------------------------------------------------------------------------
 // Generic wrap / unwrap
 
-function deriveKey(sharedPoint: Uint8Array, ephemeralPublicKey: Uint8Array, devicePublicKey: Uint8Array, info: string): Uint8Array {
-  const z = sharedPoint.subarray(1, 33); // compressed point: prefix byte | X
-  const key = hkdf(sha256, z, concat(ephemeralPublicKey, devicePublicKey), utf8.encode(info), 32);
-  sharedPoint.fill(0);
+/** K = HKDF-SHA256(Z, E | devicePublicKey, info, 32). Zeroes `z`. */
+function deriveKey(z: Uint8Array, ephemeralPublicKey: Uint8Array, devicePublicKey: Uint8Array, info: string): Uint8Array {
+  const key = new Uint8Array(hkdfSync('sha256', z, concat(ephemeralPublicKey, devicePublicKey), info, 32));
+  z.fill(0);
   return key;
 }
+
+const GCM_OPTIONS = { authTagLength: LIMITS.gcmTagSize } as const;
 
 export interface WrapInput {
   devicePublicKey: Uint8Array;
@@ -150,13 +233,20 @@ export interface WrapInput {
 export function wrapToDevice(input: WrapInput): WrappedBlob {
   if (!isValidPublicKey(input.devicePublicKey)) throw new ProtocolError('INVALID_ARGUMENT', 'devicePublicKey: not a valid uncompressed P-256 point');
   const rng = input.rng ?? randomBytes;
-  const eph = generateKeyPair(rng);
-  const key = deriveKey(p256.getSharedSecret(eph.secretKey, input.devicePublicKey, true), eph.publicKey, input.devicePublicKey, input.info);
-  eph.secretKey.fill(0);
-  const nonce = rng(LIMITS.gcmNonceSize);
-  const ciphertext = gcm(key, nonce, input.aad).encrypt(input.plaintext);
-  key.fill(0);
-  return { ephemeralPublicKey: eph.publicKey, nonce: Uint8Array.from(nonce), ciphertext };
+  const ephSecret = drawScalar(rng);
+  const eph = ecdhWith(ephSecret);
+  ephSecret.fill(0);
+  const ephemeralPublicKey = new Uint8Array(eph.getPublicKey());
+  const key = deriveKey(eph.computeSecret(input.devicePublicKey), ephemeralPublicKey, input.devicePublicKey, input.info);
+  const nonce = Uint8Array.from(rng(LIMITS.gcmNonceSize));
+  try {
+    const c = createCipheriv('aes-256-gcm', key, nonce, GCM_OPTIONS);
+    c.setAAD(input.aad);
+    const ciphertext = concat(c.update(input.plaintext), c.final(), c.getAuthTag());
+    return { ephemeralPublicKey, nonce, ciphertext };
+  } finally {
+    key.fill(0);
+  }
 }
 
 export interface UnwrapInput {
@@ -171,14 +261,25 @@ export interface UnwrapInput {
 export function unwrapOnDevice(input: UnwrapInput): Uint8Array | undefined {
   const { blob } = input;
   if (!isValidPublicKey(blob.ephemeralPublicKey) || blob.nonce.length !== LIMITS.gcmNonceSize || blob.ciphertext.length < LIMITS.gcmTagSize) return undefined;
+  if (!isValidScalar(input.deviceSecretKey)) return undefined;
   let key: Uint8Array | undefined;
+  let head: Buffer | undefined;
+  let tail: Buffer | undefined;
   try {
-    key = deriveKey(p256.getSharedSecret(input.deviceSecretKey, blob.ephemeralPublicKey, true), blob.ephemeralPublicKey, input.devicePublicKey, input.info);
-    return gcm(key, blob.nonce, input.aad).decrypt(blob.ciphertext);
+    key = deriveKey(ecdhWith(input.deviceSecretKey).computeSecret(blob.ephemeralPublicKey), blob.ephemeralPublicKey, input.devicePublicKey, input.info);
+    const split = blob.ciphertext.length - LIMITS.gcmTagSize;
+    const d = createDecipheriv('aes-256-gcm', key, blob.nonce, GCM_OPTIONS);
+    d.setAuthTag(blob.ciphertext.subarray(split));
+    d.setAAD(input.aad);
+    head = d.update(blob.ciphertext.subarray(0, split));
+    tail = d.final(); // throws when the tag does not authenticate
+    return concat(head, tail);
   } catch {
     return undefined;
   } finally {
     key?.fill(0);
+    head?.fill(0);
+    tail?.fill(0);
   }
 }
 

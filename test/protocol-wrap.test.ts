@@ -1,9 +1,16 @@
 /**
- * Seed/PIN wrapping, attestation and KCV. Independent checks use node:crypto (a different implementation of
- * ECDH, HKDF, AES-GCM and HMAC) so the expected values are not computed by the code under test.
+ * Seed/PIN wrapping, attestation and KCV. protocol/wrap.ts runs on node:crypto (OpenSSL); the independent
+ * checks here are a @noble (pure JavaScript) reference of the same scheme — wrap with one, unwrap with the other,
+ * same bytes from the same rng, same verdicts on signatures and points — plus a few spelled-out node:crypto
+ * derivations of the documented steps.
  */
 import { describe, expect, it } from 'vitest';
-import { createDecipheriv, createECDH, createHmac, hkdfSync } from 'node:crypto';
+import { createDecipheriv, createECDH, createHmac, generateKeyPairSync, hkdfSync, sign as nodeSign } from 'node:crypto';
+import { p256 } from '@noble/curves/nist.js';
+import { gcm } from '@noble/ciphers/aes.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 } from '@noble/hashes/sha2.js';
+import { randomBytes } from '@noble/hashes/utils.js';
 import { Secret } from '../otp/secret.ts';
 import type { SlotParams } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
@@ -11,13 +18,16 @@ import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../pro
 import {
   attestationMessage,
   generateKeyPair,
+  isValidPublicKey,
   keyCheckValue,
+  pinAad,
   seedAad,
   signAttestation,
   unwrapPin,
   unwrapSeed,
   verifyAttestation,
   WRAP_INFO,
+  type Rng,
   wrapPin,
   wrapSeed,
 } from '../protocol/wrap.ts';
@@ -123,5 +133,170 @@ describe('KCV', () => {
     const expected = createHmac('sha256', Buffer.from(seed)).update('tokenforge-kcv').digest().subarray(0, 3);
     expect(Buffer.from(keyCheckValue(seed)).equals(expected)).toBe(true);
     expect(Buffer.from(keyCheckValue(Secret.copyOf(seed))).equals(expected)).toBe(true);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// @noble reference of the scheme (the implementation protocol/wrap.ts used before it moved to node:crypto)
+
+const enc = new TextEncoder();
+const cat = (...p: Uint8Array[]): Uint8Array => new Uint8Array(Buffer.concat(p));
+
+function refKeyPair(rng: Rng): { secretKey: Uint8Array; publicKey: Uint8Array } {
+  for (;;) {
+    const sk = rng(32);
+    if (p256.utils.isValidSecretKey(sk)) return { secretKey: sk, publicKey: p256.getPublicKey(sk, false) };
+  }
+}
+
+function refWrap(devicePublicKey: Uint8Array, plaintext: Uint8Array, info: string, aad: Uint8Array, rng: Rng) {
+  const eph = refKeyPair(rng);
+  const z = p256.getSharedSecret(eph.secretKey, devicePublicKey, true).subarray(1, 33);
+  const key = hkdf(sha256, z, cat(eph.publicKey, devicePublicKey), enc.encode(info), 32);
+  const nonce = rng(12);
+  return { ephemeralPublicKey: eph.publicKey, nonce, ciphertext: gcm(key, nonce, aad).encrypt(plaintext) };
+}
+
+function refUnwrap(deviceSecretKey: Uint8Array, devicePublicKey: Uint8Array, blob: { ephemeralPublicKey: Uint8Array; nonce: Uint8Array; ciphertext: Uint8Array }, info: string, aad: Uint8Array): Uint8Array | undefined {
+  try {
+    const z = p256.getSharedSecret(deviceSecretKey, blob.ephemeralPublicKey, true).subarray(1, 33);
+    const key = hkdf(sha256, z, cat(blob.ephemeralPublicKey, devicePublicKey), enc.encode(info), 32);
+    return gcm(key, blob.nonce, aad).decrypt(blob.ciphertext);
+  } catch {
+    return undefined;
+  }
+}
+
+function refIsValidPublicKey(pk: Uint8Array): boolean {
+  try {
+    return pk.length === 65 && pk[0] === 4 && p256.utils.isValidPublicKey(pk, false);
+  } catch {
+    return false;
+  }
+}
+
+function refVerify(sig: Uint8Array, msg: Uint8Array, pk: Uint8Array): boolean {
+  try {
+    return p256.verify(sig, msg, pk);
+  } catch {
+    return false;
+  }
+}
+
+const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
+const flip = (b: Uint8Array, i: number): Uint8Array => b.map((x, j) => (j === i % b.length ? x ^ 1 : x));
+
+/** Random but reproducible inputs: a serial, slot parameters, a seed and a PIN of random lengths. */
+function randomCase(r: Rng) {
+  const byte = (): number => r(1)[0]!;
+  const serial = Array.from({ length: 1 + (byte() % 20) }, () => 'ABCDEFGHJKLMNPQRSTUVWXYZ0123456789'[byte() % 34]).join('');
+  const counter = BigInt('0x' + hex(r(8)));
+  const params: SlotParams =
+    byte() % 2 === 0
+      ? { slot: byte() % 4, type: 'hotp', touch: byte() % 2 ? 'always' : 'never', algorithm: (['SHA1', 'SHA256', 'SHA512'] as const)[byte() % 3]!, digits: 6 + (byte() % 3), counter }
+      : { slot: byte() % 4, type: 'totp', touch: 'never', algorithm: 'SHA1', digits: 6 + (byte() % 3), periodSec: 30 + (byte() % 31), t0Sec: counter >> 40n };
+  const seed = r(1 + (byte() % 128));
+  const pin = Array.from({ length: 4 + (byte() % 61) }, () => String(byte() % 10)).join('');
+  return { serial, params, seed, pin };
+}
+
+describe('node:crypto implementation vs @noble reference', () => {
+  const rounds = 16;
+
+  it('derives the same key pairs from the same rng, and agrees on point validity', () => {
+    for (let i = 0; i < rounds; i++) {
+      const a = generateKeyPair(seededRng(500 + i));
+      const b = refKeyPair(seededRng(500 + i));
+      expect(hex(a.secretKey)).toBe(hex(b.secretKey));
+      expect(hex(a.publicKey)).toBe(hex(b.publicKey));
+      // valid points, a flipped bit in X or Y (almost surely off the curve), coordinates >= p, wrong prefix
+      const variants = [a.publicKey, flip(a.publicKey, 1 + i), flip(a.publicKey, 33 + i), cat(Uint8Array.of(4), new Uint8Array(64).fill(0xff)), cat(Uint8Array.of(2), a.publicKey.subarray(1)), randomBytes(65), new Uint8Array(65)];
+      for (const pk of variants) expect([hex(pk), isValidPublicKey(pk)]).toEqual([hex(pk), refIsValidPublicKey(pk)]);
+    }
+  });
+
+  it('seeds: same bytes from the same rng; wraps with one unwrap with the other, both ways; both refuse tampering', () => {
+    for (let i = 0; i < rounds; i++) {
+      const r = seededRng(1000 + i);
+      const d = generateKeyPair(r);
+      const { serial: s, params, seed: sd } = randomCase(r);
+      const aad = seedAad(s, params);
+      const mine = wrapSeed({ devicePublicKey: d.publicKey, serial: s, params, seed: sd, rng: seededRng(2000 + i) });
+      const ref = refWrap(d.publicKey, sd, WRAP_INFO.seed, aad, seededRng(2000 + i));
+      expect(hex(mine.ephemeralPublicKey)).toBe(hex(ref.ephemeralPublicKey));
+      expect(hex(mine.nonce)).toBe(hex(ref.nonce));
+      expect(hex(mine.ciphertext)).toBe(hex(ref.ciphertext));
+
+      const fresh = wrapSeed({ devicePublicKey: d.publicKey, serial: s, params, seed: sd }); // OS randomness
+      expect(hex(refUnwrap(d.secretKey, d.publicKey, fresh, WRAP_INFO.seed, aad)!)).toBe(hex(sd));
+      const refFresh = refWrap(d.publicKey, sd, WRAP_INFO.seed, aad, randomBytes);
+      expect(hex(unwrapSeed({ deviceSecretKey: d.secretKey, devicePublicKey: d.publicKey, serial: s, params, blob: refFresh })!.exposeSecretBytes())).toBe(hex(sd));
+
+      const bad = { ...refFresh, ciphertext: flip(refFresh.ciphertext, i) };
+      expect(unwrapSeed({ deviceSecretKey: d.secretKey, devicePublicKey: d.publicKey, serial: s, params, blob: bad })).toBeUndefined();
+      expect(refUnwrap(d.secretKey, d.publicKey, { ...fresh, ciphertext: flip(fresh.ciphertext, i) }, WRAP_INFO.seed, aad)).toBeUndefined();
+      const shortTag = { ...refFresh, ciphertext: refFresh.ciphertext.subarray(0, refFresh.ciphertext.length - 4) }; // a blob with its tag cut short does not pass
+      expect(unwrapSeed({ deviceSecretKey: d.secretKey, devicePublicKey: d.publicKey, serial: s, params, blob: shortTag })).toBeUndefined();
+    }
+  });
+
+  it('PINs: same bytes from the same rng; wraps with one unwrap with the other, both ways', () => {
+    for (let i = 0; i < rounds; i++) {
+      const r = seededRng(3000 + i);
+      const d = generateKeyPair(r);
+      const { serial: s, pin } = randomCase(r);
+      const aad = pinAad(s);
+      const mine = wrapPin({ devicePublicKey: d.publicKey, serial: s, pin, rng: seededRng(4000 + i) });
+      const ref = refWrap(d.publicKey, enc.encode(pin), WRAP_INFO.pin, aad, seededRng(4000 + i));
+      expect([hex(mine.ephemeralPublicKey), hex(mine.nonce), hex(mine.ciphertext)]).toEqual([hex(ref.ephemeralPublicKey), hex(ref.nonce), hex(ref.ciphertext)]);
+      const fresh = wrapPin({ devicePublicKey: d.publicKey, serial: s, pin });
+      expect(new TextDecoder().decode(refUnwrap(d.secretKey, d.publicKey, fresh, WRAP_INFO.pin, aad))).toBe(pin);
+      const refFresh = refWrap(d.publicKey, enc.encode(pin), WRAP_INFO.pin, aad, randomBytes);
+      expect(new TextDecoder().decode(unwrapPin({ deviceSecretKey: d.secretKey, devicePublicKey: d.publicKey, serial: s, blob: refFresh })!.exposeSecretBytes())).toBe(pin);
+    }
+  });
+
+  it('attestation: @noble signatures verify with node:crypto and the reverse; both refuse the same forgeries', () => {
+    const N = p256.Point.CURVE().n;
+    const toBytes = (v: bigint): Uint8Array => Buffer.from(v.toString(16).padStart(64, '0'), 'hex');
+    for (let i = 0; i < rounds; i++) {
+      const r = seededRng(5000 + i);
+      const d = generateKeyPair(r);
+      const { serial: s } = randomCase(r);
+      const msg = attestationMessage(s, d.publicKey);
+      // factory key on @noble (deterministic signing), verified by both
+      const fac = refKeyPair(r);
+      const sig = signAttestation(fac.secretKey, s, d.publicKey);
+      expect(hex(sig)).toBe(hex(p256.sign(msg, fac.secretKey)));
+      const compressed = p256.Point.fromBytes(fac.publicKey).toBytes(true);
+      // factory key on OpenSSL (randomised signing, may be high-S), verified by both
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const osslPub = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }).subarray(-65));
+      const osslSig = new Uint8Array(nodeSign('sha256', msg, { key: privateKey, dsaEncoding: 'ieee-p1363' }));
+      const sOf = (g: Uint8Array): bigint => BigInt('0x' + hex(g.subarray(32)));
+      const lowS = sOf(osslSig) > N >> 1n ? cat(osslSig.subarray(0, 32), toBytes(N - sOf(osslSig))) : osslSig;
+      const highS = cat(sig.subarray(0, 32), toBytes(N - sOf(sig)));
+      const cases: Array<[string, Uint8Array, Uint8Array]> = [
+        ['noble signature', sig, fac.publicKey],
+        ['noble signature, compressed anchor', sig, compressed],
+        ['OpenSSL signature as produced', osslSig, osslPub],
+        ['OpenSSL signature, low-S form', lowS, osslPub],
+        ['high-S twin of a valid signature', highS, fac.publicKey],
+        ['flipped bit in r', flip(sig, i % 32), fac.publicKey],
+        ['flipped bit in s', flip(sig, 32 + (i % 32)), fac.publicKey],
+        ['r = 0', cat(new Uint8Array(32), sig.subarray(32)), fac.publicKey],
+        ['s = n', cat(sig.subarray(0, 32), toBytes(N)), fac.publicKey],
+        ['65-byte signature', cat(sig, Uint8Array.of(0)), fac.publicKey],
+        ['wrong anchor', sig, osslPub],
+        ['anchor off the curve', sig, flip(fac.publicKey, 40)],
+      ];
+      for (const [name, sg, anchor] of cases) {
+        const want = refVerify(sg, msg, anchor);
+        expect([name, verifyAttestation({ serial: s, devicePublicKey: d.publicKey, attestationSignature: sg }, [anchor])]).toEqual([name, want]);
+      }
+      expect(verifyAttestation({ serial: s, devicePublicKey: d.publicKey, attestationSignature: sig }, [fac.publicKey])).toBe(true);
+      expect(verifyAttestation({ serial: s, devicePublicKey: d.publicKey, attestationSignature: lowS }, [osslPub])).toBe(true);
+      expect(verifyAttestation({ serial: s, devicePublicKey: d.publicKey, attestationSignature: highS }, [fac.publicKey])).toBe(false);
+    }
   });
 });
