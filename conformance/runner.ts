@@ -18,7 +18,9 @@ export type TargetKind = Suite['target'];
 export function targetKind(target: string | undefined): TargetKind {
   if (target === undefined || target === '') return 'none';
   if (/^https?:\/\//i.test(target)) return 'http';
-  if (/^tcp:\/\/[^/]+:\d+$/i.test(target) || target.startsWith('/') || /^COM\d+$/i.test(target)) return 'transport';
+  if (/^tcp:\/\/[^/]+:\d+$/i.test(target)) return 'transport';
+  // Anything without a URL scheme is a device path: /dev/ttyACM0, ./token-0 (a PTY symlink), COM3.
+  if (!/^[a-z][a-z0-9+.-]*:/i.test(target) || /^COM\d+$/i.test(target)) return 'transport';
   throw new ConformanceError(
     'INVALID_TARGET',
     `target "${target}" is neither a device path (/dev/ttyACM0), tcp://HOST:PORT nor an http(s):// URL`,

@@ -38,6 +38,9 @@ describe('runner', () => {
     expect(targetKind('HTTPS://x.example')).toBe('http');
     expect(targetKind('tcp://127.0.0.1:7000')).toBe('transport');
     expect(targetKind('/dev/pts/3')).toBe('transport');
+    expect(targetKind('./token-0')).toBe('transport');
+    expect(targetKind('COM3')).toBe('transport');
+    expect(() => targetKind('tcp://no-port')).toThrow(ConformanceError);
     expect(() => targetKind('ftp://x')).toThrow(ConformanceError);
   });
 

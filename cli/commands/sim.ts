@@ -284,7 +284,7 @@ export const simCommand: CommandModule<object, object> = {
         describe: 'Serve simulated tokens; prints one device path (PTY) or tcp:// URL per line, runs until SIGINT/SIGTERM',
         builder: (b: Argv) =>
           b
-            .option('pty', { type: 'boolean', describe: 'create a pseudo-terminal per token (needs socat); open the printed path with any serial tool' })
+            .option('pty', { type: 'boolean', describe: 'create a pseudo-terminal per token (through socat when installed, else in-process via node-pty); open the printed path with any serial tool' })
             .option('link', { type: 'string', describe: 'with --pty: also create this symlink to the PTY (PATH-0, PATH-1, ... with --count > 1)' })
             .option('tcp', { type: 'string', describe: 'listen on TCP PORT instead (tokens on consecutive ports; 0 = any free port each)' })
             .option('host', { type: 'string', describe: 'with --tcp: address to bind (default 127.0.0.1)' })
