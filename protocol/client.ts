@@ -21,7 +21,10 @@
  *    with INIT (or re-allocated after INVALID_CHANNEL, e.g. a token that rebooted). Other requests are never
  *    resent: their timeout error says that the outcome is unknown.
  *  - Secrets (PIN, seed) are only sent wrapped to a device key whose attestation verifies against
- *    `trustAnchors`; without trust anchors, authenticate/putSlot refuse to run.
+ *    `trustAnchors`; without trust anchors, authenticate/putSlot refuse to run. A verification is remembered
+ *    for the client's life, keyed by the exact (serial, device key, signature) it checked: later wraps to the
+ *    same key skip the ECDSA check; if `info()` brings back anything else, it is verified again before use.
+ *    The trust anchors are the ones given to `open` (changing that array afterwards is not supported).
  *  - Every failure is a ProtocolError: device statuses keep their registry name as `code`, report-layer
  *    errors are `HID_<name>`, host failures use the HostErrorCode names.
  */
@@ -52,6 +55,7 @@ import type { Transport } from './transport.ts';
 import { keyCheckValue, verifyAttestation, wrapPin, wrapSeed, type Rng } from './wrap.ts';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
+import { bytesToHex } from '../otp/hex.ts';
 
 export interface TokenClientOptions {
   /** Longest wait for the next report of an answer (and for INIT), in ms. Default 1000. */
@@ -117,6 +121,11 @@ function u32(b: Uint8Array, o: number): number {
   return (((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!)) >>> 0;
 }
 
+/** Identity of one attestation check: serial, device public key and signature, unambiguously joined. */
+function attestationKey(info: DeviceInfo): string {
+  return `${bytesToHex(info.devicePublicKey)}.${bytesToHex(info.attestationSignature)}.${info.serial}`;
+}
+
 export class TokenClient {
   readonly transport: Transport;
   readonly #opts: Required<Omit<TokenClientOptions, 'onKeepalive' | 'trustAnchors'>> & {
@@ -125,6 +134,8 @@ export class TokenClient {
   };
   #init: InitInfo | undefined;
   #info: DeviceInfo | undefined;
+  /** attestationKey() of the last info whose attestation verified against the trust anchors. */
+  #attested: string | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #closed = false;
 
@@ -347,9 +358,13 @@ export class TokenClient {
       throw new ProtocolError('ATTESTATION_INVALID', 'no trust anchors configured: pass trustAnchors (the factory attestation public keys; TEST_ATTESTATION_PUBLIC_KEY for the simulator)');
     }
     const info = this.#info ?? (await this.info());
+    // Computed from the bytes we are about to wrap to, every time: a changed (or mutated) info never hits.
+    const id = attestationKey(info);
+    if (this.#attested === id) return info;
     if (!verifyAttestation(info, anchors)) {
       throw new ProtocolError('ATTESTATION_INVALID', `token ${info.serial}: its device key is not signed by a trusted attestation key; refusing to send secrets to it`);
     }
+    this.#attested = id;
     return info;
   }
 
