@@ -189,7 +189,8 @@ function checkCode(ctx: Ctx, seed: SeedRecord, r: { code: string; counter?: bigi
   const maxSkew = BigInt(ctx.o.maxClockSkewSec ?? 300) + BigInt(seed.periodSec);
   if (skew > maxSkew) return { ok: false, registerCounter: 0n, why: `token clock is ${skew} s away from ours (more than ${maxSkew} s); set its time first` };
   if (!timingSafeEqualString(hotp(key, r.timeStep, opts), r.code)) return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at time step ${r.timeStep}` };
-  return { ok: true, registerCounter: 0n };
+  // TOTP: the step the token just showed is registered as used, so its check code is never accepted.
+  return { ok: true, registerCounter: r.timeStep };
 }
 
 /** Runs the pipeline for one target; never throws (faults become a failed TokenResult). */

@@ -69,6 +69,8 @@ export function registrationBody(tokenSerial: string, seed: SeedRecord, counter:
   if (seed.type === 'totp') {
     body['period'] = seed.periodSec;
     body['t0'] = seed.t0.toString();
+    // The time step of the code shown during the check: the verifier never accepts it (or an earlier one).
+    body['lastStep'] = counter.toString();
   } else {
     body['counter'] = counter.toString();
   }

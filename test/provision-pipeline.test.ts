@@ -10,6 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hotp } from '../otp/hotp.ts';
 import { Secret } from '../otp/secret.ts';
 import { Journal } from '../provisioner/journal.ts';
 import { runPipeline, type PipelineOptions } from '../provisioner/pipeline.ts';
@@ -73,10 +74,19 @@ describe('pipeline on simulated tokens with the real verifier', () => {
       const row = j.findByToken(s.sim.serial)!;
       const rec = j.seed(row);
       expect(rec.type).toBe(s.sim.serial.startsWith('H') ? 'hotp' : 'totp');
-      // The code the token shows on a button press is accepted by the verifier.
       const code = s.sim.press(0);
       expect(code).toMatch(/^\d{6}$/);
-      expect(await verifyCode(v, s.sim.serial, code)).toBe('ok');
+      if (rec.type === 'hotp') {
+        // The code the token shows on a button press is accepted by the verifier.
+        expect(await verifyCode(v, s.sim.serial, code)).toBe('ok');
+      } else {
+        // TOTP: the step of the provisioning check is registered as used, so a code of that step (what the
+        // check showed, or a press within the same step) is never accepted; the token's next step is.
+        const step = BigInt(Math.floor(Date.now() / 60_000));
+        const shownStep = hotp(rec.secret.exposeSecretBytes(), step, { digits: 6 }) === code ? step : step - 1n;
+        expect(await verifyCode(v, s.sim.serial, code)).toBe('replayed');
+        expect(await verifyCode(v, s.sim.serial, hotp(rec.secret.exposeSecretBytes(), shownStep + 1n, { digits: 6 }))).toBe('ok');
+      }
       rec.secret.wipe();
     }
     // A second run over the same tokens finds them done and touches nothing.

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeBase32 } from '../otp/base32.ts';
+import { createHotpEngine } from '../otp/engine.ts';
 import { call, createKey, RFC_KEY_HEX, startServer, tempDir, type Reply, type ServerProc } from './verifier-helpers.ts';
 
 const t = tempDir();
@@ -58,6 +59,7 @@ describe('bad input gets a clear 4xx JSON error and writes nothing', { timeout: 
     ['bad hex', () => ({ body: { ...good(), secret: 'zz' + RFC_KEY_HEX } }), 400, 'INVALID_REQUEST', 'secret'],
     ['short secret', () => ({ body: { ...good(), secret: '00112233' } }), 400, 'INVALID_REQUEST', 'secret'],
     ['digits out of range', () => ({ body: { ...good(), digits: 11 } }), 400, 'INVALID_REQUEST', 'digits'],
+    ['lastStep on a hotp token', () => ({ body: { ...good(), lastStep: '5' } }), 400, 'INVALID_REQUEST', 'lastStep'],
     ['counter negative', () => ({ body: { ...good(), counter: -1 } }), 400, 'INVALID_REQUEST', 'counter'],
     ['period on hotp', () => ({ body: { ...good(), period: 30 } }), 400, 'INVALID_REQUEST', 'period'],
     ['bad serial', () => ({ body: { ...good(), serial: '../etc' } }), 400, 'INVALID_REQUEST', 'serial'],
@@ -113,6 +115,18 @@ describe('API keys and roles', { timeout: 90_000 }, () => {
 });
 
 describe('registration', { timeout: 90_000 }, () => {
+  it('a totp token registered with lastStep never accepts that step (the provisioning check code)', async () => {
+    const key = seed();
+    const r = await req('POST', '/v1/tokens', admin, { serial: 'TOTP-LAST', type: 'totp', secret: Buffer.from(key).toString('hex'), secretEncoding: 'hex', lastStep: String(Math.floor(Date.now() / 30_000)) });
+    expect(r.status).toBe(201);
+    const step = BigInt(Math.floor(Date.now() / 30_000));
+    const code = createHotpEngine(key).code(step);
+    const v = await req('POST', '/v1/verify', verifyKey, { serial: 'TOTP-LAST', code });
+    expect(v.json['result']).not.toBe('ok');
+    const meta = await req('GET', '/v1/tokens/TOTP-LAST', admin);
+    expect(BigInt((meta.json['token'] as { lastStep: string }).lastStep)).toBeGreaterThanOrEqual(step - 1n);
+  });
+
   it('is idempotent per serial: 201, then 200 for the same secret, 409 for another', async () => {
     const s = seed();
     const body = { serial: 'IDEM-1', type: 'totp', secret: encodeBase32(s), user: 'carol' };

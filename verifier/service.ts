@@ -162,7 +162,7 @@ export function createVerifierService(o: ServiceOptions) {
           t0: r.t0,
           ocraSuite: r.ocraSuite,
           counter: r.counter,
-          lastStep: null,
+          lastStep: r.lastStep,
           driftSteps: 0,
           failCount: 0,
           throttledUntilMs: 0,

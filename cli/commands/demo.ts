@@ -205,8 +205,10 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
       check({ act: `provision ${name}`, serial: '-', expected: `${sim.tokens.length} ok`, got: `${okCount} ok`, ok: okCount === sim.tokens.length });
     }
 
-    // 4. Users.
-    say(`\n[4/5] users       (virtual time ${iso()})`);
+    // 4. Users. The tokens reach them the next morning (the time step of each provisioning check is used up
+    // in the verifier, so a code from that minute would be refused as a replay).
+    clock.advance(DAY_MS + 8 * 3_600_000);
+    say(`\n[4/5] users       (virtual time ${iso()}: the tokens have reached their users)`);
     const [h0, h1, h2] = hotpSim.tokens;
     for (const t of [...hotpSim.tokens, ...totpSim.tokens]) {
       const code = t.press();

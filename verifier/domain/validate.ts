@@ -86,6 +86,8 @@ export interface RegisterRequest {
   periodSec: number;
   t0: bigint;
   counter: bigint;
+  /** TOTP: a time step already used (the provisioner's check code), so no step up to it is ever accepted. */
+  lastStep: bigint | null;
   /** Decoded seed; the caller seals it and wipes this array. */
   secret: Uint8Array;
   user: string | null;
@@ -98,7 +100,7 @@ export interface RegisterRequest {
 }
 
 const REGISTER_FIELDS = [
-  'serial', 'type', 'algorithm', 'digits', 'period', 't0', 'counter', 'secret', 'secretEncoding', 'user', 'label',
+  'serial', 'type', 'algorithm', 'digits', 'period', 't0', 'counter', 'lastStep', 'secret', 'secretEncoding', 'user', 'label',
   'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow',
 ] as const;
 
@@ -116,6 +118,8 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
   const counter = big(o, 'counter', path, 0n, MAX_COUNTER);
   if (type !== 'totp' && (period !== undefined || t0 !== undefined)) bad(name(path, period !== undefined ? 'period' : 't0'), 'applies to totp tokens only');
   if (type === 'totp' && counter !== undefined) bad(name(path, 'counter'), 'applies to hotp and ocra tokens only');
+  const lastStep = big(o, 'lastStep', path, 0n, MAX_COUNTER);
+  if (type !== 'totp' && lastStep !== undefined) bad(name(path, 'lastStep'), 'applies to totp tokens only');
   const ocraSuite = str(o, 'ocraSuite', path, { required: type === 'ocra', re: OCRA_SUITE_RE, what: 'must be an OCRA suite such as OCRA-1:HOTP-SHA1-6:QN08' } as never) as string | undefined;
   if (type !== 'ocra' && ocraSuite !== undefined) bad(name(path, 'ocraSuite'), 'applies to ocra tokens only');
   const encoding = str(o, 'secretEncoding', path, { required: false }) ?? 'base32';
@@ -143,6 +147,7 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
     periodSec: period ?? 30,
     t0: t0 ?? 0n,
     counter: counter ?? 0n,
+    lastStep: lastStep ?? null,
     secret,
     user: str(o, 'user', path, { required: false, max: 128, re: /^[^\u0000-\u001f]+$/, what: 'must be 1-128 printable characters' }) ?? null,
     label: str(o, 'label', path, { required: false, max: 256 }) ?? null,
