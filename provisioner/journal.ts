@@ -82,6 +82,31 @@ export interface TokenFailure {
   message: string;
 }
 
+/** Who and where an event-log record is about. */
+export interface EventContext {
+  target?: string;
+  tokenSerial?: string | null;
+  seedId?: number | null;
+  detail?: string;
+}
+
+/** Fields recorded with a stage change. */
+export interface AdvanceExtra {
+  target?: string;
+  kcv?: Uint8Array;
+  registerCounter?: bigint;
+  detail?: string;
+}
+
+interface QueuedRecord {
+  durable: boolean;
+  /** `run` executes exactly one write statement. */
+  singleStatement: boolean;
+  run: () => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 export interface JournalCounts {
   total: number;
   byStage: Record<Stage, number>;
@@ -294,6 +319,13 @@ export class Journal {
   #db: Database.Database;
   #key: Uint8Array;
   #now: () => number;
+  #queue: QueuedRecord[] = [];
+  #flushScheduled = false;
+  #batches = { total: 0, durable: 0, records: 0 };
+  /** One transaction (BEGIN IMMEDIATE ... COMMIT) around a batch of queued records. */
+  #batch: (fn: () => void) => void;
+  /** Nested inside #batch, better-sqlite3 runs this as a SAVEPOINT: one record, rolled back alone if it throws. */
+  #savepoint: (fn: () => unknown) => unknown;
   #stmt: {
     byToken: Database.Statement<[string], SeedDbRow>;
     byId: Database.Statement<[number], SeedDbRow>;
@@ -316,6 +348,8 @@ export class Journal {
     this.#db = db;
     this.#key = key;
     this.#now = now;
+    this.#batch = db.transaction((fn: () => void) => fn()).immediate;
+    this.#savepoint = db.transaction((fn: () => unknown) => fn());
     this.#stmt = {
       byToken: db.prepare('SELECT * FROM seeds WHERE token_serial = ?'),
       byId: db.prepare('SELECT * FROM seeds WHERE id = ?'),
@@ -466,7 +500,16 @@ export class Journal {
    * the first free seed in source order — among seeds of a type the token supports (`types`). NO_SEED_LEFT when no such seed is free.
    */
   assign(tokenSerial: string, target: string | null = null, types: readonly SeedType[] = ['hotp', 'totp', 'ocra']): SeedRow {
-    return this.#db.transaction((): SeedRow => {
+    return this.#db.transaction((): SeedRow => this.#assign(tokenSerial, target, types)).immediate();
+  }
+
+  /** `assign` group-committed (see `#enqueue`): resolves after the transaction holding it was fsync'ed. */
+  assignAsync(tokenSerial: string, target: string | null = null, types: readonly SeedType[] = ['hotp', 'totp', 'ocra']): Promise<SeedRow> {
+    return this.#enqueue(true, () => this.#assign(tokenSerial, target, types));
+  }
+
+  #assign(tokenSerial: string, target: string | null, types: readonly SeedType[]): SeedRow {
+    {
       const mine = this.#stmt.byToken.get(tokenSerial);
       if (mine) return toRow(mine);
       let free = this.#stmt.pendingBySource.get(tokenSerial);
@@ -480,7 +523,7 @@ export class Journal {
       if (changed !== 1) throw fault('JOURNAL_CORRUPT', `seed ${free.id} was assigned concurrently`);
       this.#stmt.event.run(t, target, tokenSerial, free.id, 'assign', 'end', null);
       return toRow(this.#stmt.byId.get(free.id)!);
-    }).immediate();
+    }
   }
 
   /** The full record (with its secret decrypted) of a seed row. */
@@ -513,30 +556,44 @@ export class Journal {
    * it, and then the next FULL commit has not happened either, because the WAL is written in order). The
    * records recovery does depend on — assignment and stage changes — are committed with synchronous=FULL.
    */
-  #relaxed(step: Step, phase: 'begin' | 'end', ctx: { target?: string; tokenSerial?: string | null; seedId?: number | null; detail?: string }): void {
+  #relaxed(step: Step, phase: 'begin' | 'end', ctx: EventContext): void {
     this.#db.pragma('synchronous = NORMAL');
     try {
-      this.#stmt.event.run(this.#now(), ctx.target ?? null, ctx.tokenSerial ?? null, ctx.seedId ?? null, step, phase, ctx.detail ?? null);
+      this.#event(step, phase, ctx);
     } finally {
       this.#db.pragma('synchronous = FULL');
     }
   }
 
+  #event(step: Step, phase: 'begin' | 'end', ctx: EventContext): void {
+    this.#stmt.event.run(this.#now(), ctx.target ?? null, ctx.tokenSerial ?? null, ctx.seedId ?? null, step, phase, ctx.detail ?? null);
+  }
+
   /** Records that `step` is about to run (in the log before the step's side effect happens). */
-  begin(step: Step, ctx: { target?: string; tokenSerial?: string | null; seedId?: number | null; detail?: string }): void {
+  begin(step: Step, ctx: EventContext): void {
     this.#relaxed(step, 'begin', ctx);
   }
 
+  /** `begin` group-committed: resolves once the record is committed (synchronous=NORMAL unless batched with a durable record). */
+  beginAsync(step: Step, ctx: EventContext): Promise<void> {
+    return this.#enqueue(false, () => this.#event(step, 'begin', ctx), true);
+  }
+
   /** Records that `step` finished without moving a seed (identify, authenticate). */
-  note(step: Step, ctx: { target?: string; tokenSerial?: string | null; seedId?: number | null; detail?: string }): void {
+  note(step: Step, ctx: EventContext): void {
     this.#relaxed(step, 'end', ctx);
+  }
+
+  /** `note` group-committed. */
+  noteAsync(step: Step, ctx: EventContext): Promise<void> {
+    return this.#enqueue(false, () => this.#event(step, 'end', ctx), true);
   }
 
   /**
    * Records that `step` finished for seed `seedId` and moves its stage to `stage` (never back), in one
    * transaction; optional fields (KCV, counter to register) are written in the same transaction.
    */
-  advance(seedId: number, step: Step, stage: Stage, extra: { target?: string; kcv?: Uint8Array; registerCounter?: bigint; detail?: string } = {}): SeedRow {
+  advance(seedId: number, step: Step, stage: Stage, extra: AdvanceExtra = {}): SeedRow {
     // fsync only where the next side effect depends on this record surviving a power cut (see the header).
     const durable = FSYNC_STAGES.has(stage);
     if (!durable) this.#db.pragma('synchronous = NORMAL');
@@ -547,8 +604,17 @@ export class Journal {
     }
   }
 
-  #advance(seedId: number, step: Step, stage: Stage, extra: { target?: string; kcv?: Uint8Array; registerCounter?: bigint; detail?: string }): SeedRow {
-    return this.#db.transaction((): SeedRow => {
+  /** `advance` group-committed: resolves after the transaction holding it committed — fsync'ed for 'assigned'/'checked'. */
+  advanceAsync(seedId: number, step: Step, stage: Stage, extra: AdvanceExtra = {}): Promise<SeedRow> {
+    return this.#enqueue(FSYNC_STAGES.has(stage), () => this.#advanceTx(seedId, step, stage, extra));
+  }
+
+  #advance(seedId: number, step: Step, stage: Stage, extra: AdvanceExtra): SeedRow {
+    return this.#db.transaction((): SeedRow => this.#advanceTx(seedId, step, stage, extra))();
+  }
+
+  #advanceTx(seedId: number, step: Step, stage: Stage, extra: AdvanceExtra): SeedRow {
+    {
       const r = this.#stmt.byId.get(seedId);
       if (!r) throw fault('JOURNAL_CORRUPT', `journal has no seed ${seedId}`);
       const t = this.#now();
@@ -562,7 +628,7 @@ export class Journal {
       this.#stmt.advance.run(STAGE_RANK[stage], t, seedId);
       this.#stmt.event.run(t, extra.target ?? null, r.token_serial, seedId, step, 'end', extra.detail ?? null);
       return toRow(this.#stmt.byId.get(seedId)!);
-    })();
+    }
   }
 
   /** Records a failure of `step` for an assigned seed; the stage stays where it was. */
@@ -576,21 +642,99 @@ export class Journal {
   }
 
   #failSeed(seedId: number, step: Step, code: string, message: string, target: string | null): void {
-    this.#db.transaction(() => {
-      const t = this.#now();
-      const r = this.#stmt.byId.get(seedId);
-      this.#stmt.setError.run(code, message, t, seedId);
-      this.#stmt.event.run(t, target, r?.token_serial ?? null, seedId, step, 'fail', `${code}: ${message}`);
-    })();
+    this.#db.transaction(() => this.#failSeedTx(seedId, step, code, message, target))();
+  }
+
+  #failSeedTx(seedId: number, step: Step, code: string, message: string, target: string | null): void {
+    const t = this.#now();
+    const r = this.#stmt.byId.get(seedId);
+    this.#stmt.setError.run(code, message, t, seedId);
+    this.#stmt.event.run(t, target, r?.token_serial ?? null, seedId, step, 'fail', `${code}: ${message}`);
+  }
+
+  /** `failSeed` group-committed (synchronous=NORMAL unless batched with a durable record). */
+  failSeedAsync(seedId: number, step: Step, code: string, message: string, target: string | null = null): Promise<void> {
+    return this.#enqueue(false, () => this.#failSeedTx(seedId, step, code, message, target));
   }
 
   /** Records a token that failed without a seed (wrong PIN, already locked, unreachable...). */
   failToken(target: string, tokenSerial: string | null, step: Step, code: string, message: string): void {
-    this.#db.transaction(() => {
-      const t = this.#now();
-      this.#stmt.tokenFail.run(target, tokenSerial, code, message, t);
-      this.#stmt.event.run(t, target, tokenSerial, null, step, 'fail', `${code}: ${message}`);
-    })();
+    this.#db.transaction(() => this.#failTokenTx(target, tokenSerial, step, code, message))();
+  }
+
+  #failTokenTx(target: string, tokenSerial: string | null, step: Step, code: string, message: string): void {
+    const t = this.#now();
+    this.#stmt.tokenFail.run(target, tokenSerial, code, message, t);
+    this.#stmt.event.run(t, target, tokenSerial, null, step, 'fail', `${code}: ${message}`);
+  }
+
+  /** `failToken` group-committed (synchronous=NORMAL unless batched with a durable record: resume retries the token anyway). */
+  failTokenAsync(target: string, tokenSerial: string | null, step: Step, code: string, message: string): Promise<void> {
+    return this.#enqueue(false, () => this.#failTokenTx(target, tokenSerial, step, code, message));
+  }
+
+  /**
+   * Group commit. Records asked for by concurrent workers are queued and written, at the next setImmediate,
+   * in ONE transaction: each record in its own SAVEPOINT (a record that fails — NO_SEED_LEFT, a trigger —
+   * is rolled back alone and rejects only its own promise), the whole batch committed once. The batch commits
+   * with synchronous=FULL (fsync) if any of its records must survive a power cut, else with NORMAL. Every
+   * promise settles only AFTER that COMMIT returned, so a caller never acts on a record that is not durable
+   * to the degree the record needs — the guarantee the synchronous methods give, at one commit (and at most
+   * one fsync) per batch instead of one per record. Records of one worker stay in order (it awaits each).
+   */
+  #enqueue<T>(durable: boolean, run: () => T, singleStatement = false): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ durable, singleStatement, run, resolve: resolve as (v: unknown) => void, reject });
+      if (!this.#flushScheduled) {
+        this.#flushScheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const ops = this.#queue;
+    this.#queue = [];
+    if (ops.length === 0) return;
+    const durable = ops.some((o) => o.durable);
+    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    try {
+      if (!this.#db.open) throw fault('JOURNAL_CORRUPT', 'the journal was closed before its records were written');
+      if (!durable) this.#db.pragma('synchronous = NORMAL');
+      try {
+        this.#batch(() => {
+          for (const op of ops) {
+            try {
+              // One INSERT is atomic by itself (SQLite undoes a failed statement, not the transaction): no
+              // SAVEPOINT needed, which saves two statements per event-log record.
+              outcomes.push({ ok: true, value: op.singleStatement ? op.run() : this.#savepoint(op.run) });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        });
+      } finally {
+        if (!durable && this.#db.open) this.#db.pragma('synchronous = FULL');
+      }
+      this.#batches.total++;
+      if (durable) this.#batches.durable++;
+      this.#batches.records += ops.length;
+    } catch (error) {
+      // The batch did not commit: nothing of it is in the journal and no caller may act on any of it.
+      for (const op of ops) op.reject(error);
+      return;
+    }
+    ops.forEach((op, i) => {
+      const o = outcomes[i]!;
+      if (o.ok) op.resolve(o.value);
+      else op.reject(o.error);
+    });
+  }
+
+  /** Group-commit counters since the journal was opened: transactions, how many fsync'ed, records in them. */
+  commitStats(): { transactions: number; durableTransactions: number; records: number } {
+    return { transactions: this.#batches.total, durableTransactions: this.#batches.durable, records: this.#batches.records };
   }
 
   /** Forgets a target's earlier failure (it is being retried). */
@@ -628,7 +772,9 @@ export class Journal {
     }[]).map((r) => ({ at: r.at, target: r.target, tokenSerial: r.token_serial, seedId: r.seed_id, step: r.step, phase: r.phase, detail: r.detail }));
   }
 
+  /** Closes the journal; records still queued for a group commit are committed first. */
   close(): void {
+    if (this.#db.open && this.#queue.length > 0) this.#flush();
     if (this.#db.open) this.#db.close();
     this.#key.fill(0);
   }

@@ -202,13 +202,15 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
   let row: SeedRow | undefined;
   let step: Step = 'identify';
   let seed: SeedRecord | undefined;
-  const stepTo = (s: Step): void => {
+  // Journal records are group-committed with those of the other workers (journal.ts #enqueue); each await
+  // returns once the record is committed (fsync'ed where a power cut must not lose it), before the step acts.
+  const stepTo = async (s: Step): Promise<void> => {
     step = s;
     progress.step(target.name, tokenSerial, s);
-    journal.begin(s, { target: target.name, tokenSerial, seedId: row?.id ?? null });
+    await journal.beginAsync(s, { target: target.name, tokenSerial, seedId: row?.id ?? null });
   };
   try {
-    stepTo('identify');
+    await stepTo('identify');
     try {
       session = await target.open();
     } catch (e) {
@@ -220,7 +222,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     if (ctx.o.trustAnchors && ctx.o.trustAnchors.length > 0 && !verifyAttestation(info, ctx.o.trustAnchors)) {
       throw new ProvisionFault('ATTESTATION_INVALID', `token ${info.serial}: its device key is not signed by a trusted attestation key (counterfeit or unknown factory); nothing was sent to it`);
     }
-    journal.note('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
+    await journal.noteAsync('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
     journal.clearTokenFailure(target.name);
 
     row = journal.findByToken(info.serial);
@@ -239,9 +241,9 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       await withRetry(ctx, 'authenticate', () => s.authenticate(ctx.o.adminPin, i0));
     };
     if (!tokenLocked() && !(row && reached(row, 'locked'))) {
-      stepTo('authenticate');
+      await stepTo('authenticate');
       await reauth();
-      journal.note('authenticate', { target: target.name, tokenSerial });
+      await journal.noteAsync('authenticate', { target: target.name, tokenSerial });
     }
 
     if (!row) {
@@ -255,7 +257,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       if (info.capabilities & CAPABILITY.HOTP) types.push('hotp');
       if (info.capabilities & CAPABILITY.TOTP) types.push('totp');
       if (types.length === 0) throw new ProvisionFault('TOKEN_ERROR', 'the token supports neither HOTP nor TOTP');
-      row = journal.assign(info.serial, target.name, types);
+      row = await journal.assignAsync(info.serial, target.name, types);
     }
     seed = journal.seed(row);
     const rec = seed;
@@ -263,7 +265,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     const params = slotParamsOf(rec, ctx.slot, ctx.touch);
 
     if (!reached(row, 'written')) {
-      stepTo('write');
+      await stepTo('write');
       // The seed may or may not have reached the token before a crash or an unplug: ask first.
       let have: { params: SlotParams; kcv: Uint8Array } | null = null;
       if (row.attempts > 0 || info.slotsUsed > 0 || tokenLocked()) have = await withRetry(ctx, 'write', () => s.getSlot(ctx.slot));
@@ -277,19 +279,19 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
         kcv = await withRetry(ctx, 'write', () => s.putSlot(params, rec.secret, i1), reauth);
         if (!timingSafeEqualBytes(kcv, expectedKcv)) throw new ProvisionFault('CHECK_FAILED', 'the token stored a seed with another key check value than the one sent');
       }
-      row = journal.advance(row.id, 'write', 'written', { target: target.name, kcv });
+      row = await journal.advanceAsync(row.id, 'write', 'written', { target: target.name, kcv });
     }
 
     if (!reached(row, 'checked')) {
-      stepTo('check');
+      await stepTo('check');
       const r = await withRetry(ctx, 'check', () => s.calculate(ctx.slot));
       const verdict = checkCode(ctx, rec, r);
       if (!verdict.ok) throw new ProvisionFault('CHECK_FAILED', verdict.why ?? 'the token computed another code than the seed predicts');
-      row = journal.advance(row.id, 'check', 'checked', { target: target.name, registerCounter: verdict.registerCounter });
+      row = await journal.advanceAsync(row.id, 'check', 'checked', { target: target.name, registerCounter: verdict.registerCounter });
     }
 
     if (!reached(row, 'locked')) {
-      stepTo('lock');
+      await stepTo('lock');
       if (!tokenLocked()) {
         try {
           await withRetry(ctx, 'lock', () => s.lock(), reauth);
@@ -299,28 +301,28 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
           if (!tokenLocked()) throw e;
         }
       }
-      row = journal.advance(row.id, 'lock', 'locked', { target: target.name });
+      row = await journal.advanceAsync(row.id, 'lock', 'locked', { target: target.name });
     }
 
     if (!reached(row, 'registered')) {
-      stepTo('register');
+      await stepTo('register');
       if (ctx.o.registrar) {
         const outcome = await ctx.o.registrar.register(info.serial, rec, row.registerCounter ?? 0n);
-        row = journal.advance(row.id, 'register', 'registered', { target: target.name, detail: outcome });
+        row = await journal.advanceAsync(row.id, 'register', 'registered', { target: target.name, detail: outcome });
       } else {
-        row = journal.advance(row.id, 'register', 'registered', { target: target.name, detail: 'no verifier' });
+        row = await journal.advanceAsync(row.id, 'register', 'registered', { target: target.name, detail: 'no verifier' });
       }
     }
 
-    stepTo('commit');
-    row = journal.advance(row.id, 'commit', 'committed', { target: target.name });
+    await stepTo('commit');
+    row = await journal.advanceAsync(row.id, 'commit', 'committed', { target: target.name });
     return { target: target.name, tokenSerial, seedId: row.id, status: 'ok', durationMs: ctx.now() - t0 };
   } catch (e) {
     const f = e instanceof FatalRegistrarFault ? e : classify(e, step);
     if (e instanceof FatalRegistrarFault) ctx.fatal = e;
     try {
-      if (row) journal.failSeed(row.id, step, f.code, f.message, target.name);
-      else journal.failToken(target.name, tokenSerial, step, f.code, f.message);
+      if (row) await journal.failSeedAsync(row.id, step, f.code, f.message, target.name);
+      else await journal.failTokenAsync(target.name, tokenSerial, step, f.code, f.message);
     } catch {
       // The journal itself failing is reported by the caller's final counts; keep the token's own reason.
     }
