@@ -207,7 +207,9 @@ function baselineServer(): void {
 
 async function startServer(db: string, keyFile: string, extra: string[]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
   const args = db === 'baseline' ? ['--import', 'tsx', fileURLToPath(import.meta.url), 'baseline'] : [BIN, 'verifier', 'serve', '--port', '0', '--db', db, '--master-key-file', keyFile, '--backoff-ms', '0', ...extra];
-  const p = spawn(process.execPath, args, {
+  // BENCH_SERVER_NODE_ARGS: extra node flags for the server process only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
+  const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((x) => x !== '');
+  const p = spawn(process.execPath, [...nodeArgs, ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

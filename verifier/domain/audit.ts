@@ -3,7 +3,7 @@
  * hash_0 = 64 zeros, so changing, inserting or deleting any entry breaks every later hash; the store also keeps
  * the head (last seq and hash) so that truncating the tail is detected too. Entries never contain secrets.
  */
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 export const GENESIS_HASH = '0'.repeat(64);
 
@@ -33,7 +33,8 @@ export interface AuditEntry {
 
 export function auditHash(prevHash: string, e: Omit<AuditEntry, 'prevHash' | 'hash'>): string {
   const canonical = JSON.stringify([e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail]);
-  return createHash('sha256').update(prevHash).update('\n').update(canonical).digest('hex');
+  // One-shot hash of the same bytes as update(prev).update('\n').update(canonical): no Hash object per entry.
+  return hash('sha256', `${prevHash}\n${canonical}`, 'hex');
 }
 
 /** Builds the next entry of the chain after (prevSeq, prevHash). */

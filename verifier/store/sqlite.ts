@@ -10,7 +10,7 @@
  */
 import Database from 'better-sqlite3';
 import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
-import type { TokenRecord } from '../domain/types.ts';
+import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
@@ -19,6 +19,8 @@ import type { ApiKeyRecord, AuditFilter, RegisterOutcome, UpdateOutcome, Verifie
 export interface SqliteOptions {
   busyTimeoutMs?: number;
   synchronous?: 'normal' | 'full';
+  /** Committed token rows remembered to skip the SELECT of a verification (default 10000; 0 disables). */
+  rowCache?: number;
 }
 
 export function openSqliteStore(file: string, options: SqliteOptions = {}): VerifierStore {
@@ -41,7 +43,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     update: db.prepare(
       `UPDATE tokens SET counter = ?, last_step = ?, drift_steps = ?, fail_count = ?, throttled_until_ms = ?, state = ?,
         pending_resync = ?, pending_at_ms = ?, last_used_at_ms = ?, version = version + 1, updated_at_ms = ?
-       WHERE serial = ? AND version = ?`,
+       WHERE serial = ? AND uid = ? AND version = ?`,
     ),
     deleteToken: db.prepare(`DELETE FROM tokens WHERE serial = ?`),
     head: db.prepare(`SELECT seq, hash FROM audit_head WHERE id = 1`),
@@ -76,6 +78,26 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     return r ? tokenFromRow(r) : undefined;
   };
 
+  /*
+   * Row cache: the last COMMITTED state of recently updated tokens, so that a verification needs no SELECT.
+   * A cached record is only a guess: the decision taken on it is written with the compare-and-set
+   * `WHERE serial AND uid AND version`, under the writer lock. (uid, version) names exactly one committed state
+   * (versions only grow, a re-registration gets a new uid, and entries are stored only after their COMMIT), so a
+   * successful compare-and-set proves the guess was the row as it is now — also when another process shares the
+   * file. When it fails, or the decision writes nothing (so nothing would check it), or decide throws, the item
+   * is decided again on a fresh SELECT, as without the cache.
+   */
+  const rowCacheMax = options.rowCache ?? 10_000;
+  const rowCache = new Map<string, TokenRecord>();
+  const remember = (serial: string, t: TokenRecord | undefined): void => {
+    rowCache.delete(serial);
+    if (!t || rowCacheMax === 0) return;
+    rowCache.set(serial, t);
+    if (rowCache.size > rowCacheMax) rowCache.delete(rowCache.keys().next().value as string);
+  };
+  /** Cache changes of the running group; applied only after its COMMIT. */
+  let groupSeen: Array<[string, TokenRecord | undefined]> = [];
+
   const wrap = <T>(what: string, fn: () => T): T => {
     try {
       return fn();
@@ -90,18 +112,41 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
    * One token's read-decide-write, run inside the group transaction. No savepoint is needed: `decide` throws
    * (unknown serial, bad request) before this item writes anything, and a failing statement aborts the group.
    */
+  const write = (serial: string, t: TokenRecord, n: TokenDynamic, nowMs: number): TokenRecord | null => {
+    const info = q.update.run(
+      n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
+      n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, nowMs, serial, t.uid, t.version,
+    );
+    return info.changes === 1 ? { ...t, ...n, version: t.version + 1, updatedAtMs: nowMs } : null;
+  };
   const updateOne = <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R => {
+    const cached = rowCache.get(serial);
+    if (cached) {
+      let guess: UpdateOutcome<R> | null = null;
+      try {
+        guess = decide(cached);
+      } catch {
+        guess = null; // decided again below on the row as read
+      }
+      if (guess?.next) {
+        const after = write(serial, cached, guess.next, nowMs);
+        if (after) {
+          if (guess.audit) append(guess.audit);
+          groupSeen.push([serial, after]);
+          return guess.value;
+        }
+      }
+    }
     const t = getToken(serial);
     const out = decide(t);
+    let after = t;
     if (out.next && t) {
-      const n = out.next;
-      const info = q.update.run(
-        n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
-        n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, nowMs, serial, t.version,
-      );
-      if (info.changes !== 1) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
+      const w = write(serial, t, out.next, nowMs);
+      if (!w) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
+      after = w;
     }
     if (out.audit) append(out.audit);
+    groupSeen.push([serial, after]);
     return out.value;
   };
 
@@ -120,6 +165,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
       setImmediate(flush);
     }
     const results: Array<{ ok: boolean; v: unknown }> = [];
+    groupSeen = [];
     try {
       db.transaction(() => {
         const now = Date.now();
@@ -134,8 +180,12 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
           if (end.seq !== start.seq) q.setHead.run(end.seq, end.hash);
         }
       }).immediate();
+      for (const [serial, t] of groupSeen) remember(serial, t);
+      groupSeen = [];
     } catch (e) {
       groupHead = null;
+      groupSeen = [];
+      for (const p of group) rowCache.delete(p.serial);
       for (const p of group) {
         try {
           wrap('update token', () => {
@@ -220,6 +270,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     async deleteToken(serial, audit) {
       return wrap('delete token', () =>
         db.transaction(() => {
+          rowCache.delete(serial);
           const n = q.deleteToken.run(serial).changes;
           if (n === 1) append(audit);
           return n === 1;
@@ -266,6 +317,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
       return wrap('re-seal seeds', () =>
         db.transaction(() => {
           let n = 0;
+          rowCache.clear();
           for (const r of q.allSeeds.all() as Row[]) {
             const sealed = r['seed_sealed'] as Uint8Array;
             const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
