@@ -113,6 +113,37 @@ for (const [name, make] of [['sqlite', async () => sqliteBackend()], ['postgres'
       expect(t!.version).toBe(41);
     });
 
+    it('updateToken: a second store on the same database sees every committed change (no stale state after its own updates)', async () => {
+      const other = await b.open();
+      try {
+        await store.registerTokens([token('MP-1')], sameSeed, () => []);
+        const seen = (s: VerifierStore) =>
+          s.updateToken('MP-1', (t) => {
+            if (!t) throw new VerifierError('NOT_FOUND', 'gone');
+            return { next: { ...t, counter: t.counter + 1n }, audit: audit('verify', 'MP-1'), value: `${t.uid}@${t.counter}` };
+          });
+        const peek = (s: VerifierStore) =>
+          s.updateToken('MP-1', (t) => ({ next: null, audit: null, value: t ? `${t.uid}@${t.counter}` : 'none' }));
+        const uid1 = (await store.getToken('MP-1'))!.uid;
+        expect(await seen(store)).toBe(`${uid1}@0`);
+        expect(await seen(other)).toBe(`${uid1}@1`);
+        expect(await seen(other)).toBe(`${uid1}@2`);
+        // store updated MP-1 before other did: its decision must be taken on other's counter, with or without a write
+        expect(await peek(store)).toBe(`${uid1}@3`);
+        expect(await seen(store)).toBe(`${uid1}@3`);
+        // deleted and registered again elsewhere, brought to the same version: a new registration, not the old row
+        expect(await other.deleteToken('MP-1', audit('delete', 'MP-1'))).toBe(true);
+        const again = token('MP-1', { counter: 100n, version: 5 });
+        await other.registerTokens([again], sameSeed, () => []);
+        expect(await seen(store)).toBe(`${again.uid}@100`);
+        expect(await other.deleteToken('MP-1', audit('delete', 'MP-1'))).toBe(true);
+        await expect(seen(store)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+        expect(await peek(store)).toBe('none');
+      } finally {
+        await other.close();
+      }
+    });
+
     it('updateToken: a decide that throws writes nothing, not even audit', async () => {
       const head = await store.auditHead();
       await expect(store.updateToken('missing', (t) => {
