@@ -21,7 +21,9 @@
  *   (synchronous=FULL); the others (step-begin records, written/locked/registered/committed, failures)
  *   commit with synchronous=NORMAL, because recovery re-reads the token (GET_INFO, GET_SLOT's KCV) and
  *   re-sends idempotent requests instead of trusting them; the WAL keeps them in order, so a later fsync
- *   makes all earlier records durable too.
+ *   makes all earlier records durable too. The pipeline writes through the group-committed methods
+ *   (`*Async`, see `#enqueue`): same guarantees, one transaction per tick for all workers, and the fsync a
+ *   record needs done off the event loop before its promise settles.
  * - The journal is created complete or not at all: it is built under a temporary name and renamed into
  *   place after its single creation transaction committed and the WAL was checkpointed.
  *
@@ -36,6 +38,7 @@
 import Database from 'better-sqlite3';
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { open as openFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { HashAlgorithm } from '../otp/params.ts';
 import { Secret } from '../otp/secret.ts';
@@ -322,6 +325,7 @@ export class Journal {
   #queue: QueuedRecord[] = [];
   #flushScheduled = false;
   #batches = { total: 0, durable: 0, records: 0 };
+  #syncFailure: ProvisionFault | null = null;
   /** One transaction (BEGIN IMMEDIATE ... COMMIT) around a batch of queued records. */
   #batch: (fn: () => void) => void;
   /** Nested inside #batch, better-sqlite3 runs this as a SAVEPOINT: one record, rolled back alone if it throws. */
@@ -676,14 +680,26 @@ export class Journal {
   /**
    * Group commit. Records asked for by concurrent workers are queued and written, at the next setImmediate,
    * in ONE transaction: each record in its own SAVEPOINT (a record that fails — NO_SEED_LEFT, a trigger —
-   * is rolled back alone and rejects only its own promise), the whole batch committed once. The batch commits
-   * with synchronous=FULL (fsync) if any of its records must survive a power cut, else with NORMAL. Every
-   * promise settles only AFTER that COMMIT returned, so a caller never acts on a record that is not durable
-   * to the degree the record needs — the guarantee the synchronous methods give, at one commit (and at most
-   * one fsync) per batch instead of one per record. Records of one worker stay in order (it awaits each).
+   * is rolled back alone and rejects only its own promise), the whole batch committed once. Every promise
+   * settles only AFTER that COMMIT returned, so a caller never acts on a record that is not durable to the
+   * degree the record needs — the guarantee the synchronous methods give, at one commit (and at most one
+   * fsync) per batch instead of one per record. Records of one worker stay in order (it awaits each).
+   *
+   * The COMMIT itself runs with synchronous=NORMAL: SQLite has written the batch's WAL frames (write(2)) when
+   * it returns, which is all a killed process needs. If a record of the batch must also survive a power cut
+   * ('assigned', 'checked'), the batch's promises settle only after an fsync of the WAL file that started after
+   * the COMMIT — what synchronous=FULL does inside COMMIT, but on libuv's thread pool instead of the event
+   * loop, so other workers run while the disk syncs. The WAL is append-ordered, so that fsync makes every
+   * earlier record durable too; checkpoints keep SQLite's own syncs (NORMAL syncs the WAL before copying it
+   * into the database). If an fsync fails, the journal refuses every later record (the kernel may have dropped
+   * the unsynced pages), and the batch's callers get the error instead of a result.
    */
   #enqueue<T>(durable: boolean, run: () => T, singleStatement = false): Promise<T> {
     return new Promise<T>((resolve, reject) => {
+      if (this.#syncFailure) {
+        reject(this.#syncFailure);
+        return;
+      }
       this.#queue.push({ durable, singleStatement, run, resolve: resolve as (v: unknown) => void, reject });
       if (!this.#flushScheduled) {
         this.#flushScheduled = true;
@@ -701,7 +717,7 @@ export class Journal {
     const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
     try {
       if (!this.#db.open) throw fault('JOURNAL_CORRUPT', 'the journal was closed before its records were written');
-      if (!durable) this.#db.pragma('synchronous = NORMAL');
+      this.#db.pragma('synchronous = NORMAL');
       try {
         this.#batch(() => {
           for (const op of ops) {
@@ -715,7 +731,7 @@ export class Journal {
           }
         });
       } finally {
-        if (!durable && this.#db.open) this.#db.pragma('synchronous = FULL');
+        if (this.#db.open) this.#db.pragma('synchronous = FULL');
       }
       this.#batches.total++;
       if (durable) this.#batches.durable++;
@@ -725,11 +741,36 @@ export class Journal {
       for (const op of ops) op.reject(error);
       return;
     }
-    ops.forEach((op, i) => {
-      const o = outcomes[i]!;
-      if (o.ok) op.resolve(o.value);
-      else op.reject(o.error);
+    const settle = (): void =>
+      ops.forEach((op, i) => {
+        const o = outcomes[i]!;
+        if (o.ok) op.resolve(o.value);
+        else op.reject(o.error);
+      });
+    if (!durable) {
+      settle();
+      return;
+    }
+    this.#syncWal().then(settle, (error: unknown) => {
+      this.#syncFailure ??= fault('JOURNAL_CORRUPT', `the journal could not be synced to disk (${error instanceof Error ? error.message : String(error)}); its last records may not be durable: check the disk, then --resume`, error);
+      for (const op of ops) op.reject(this.#syncFailure);
     });
+  }
+
+  /**
+   * fsync of the WAL file, off the event loop (opened by name each time: always the file SQLite writes now).
+   * No WAL file means close() checkpointed it into the database and removed it: the database is synced then.
+   */
+  async #syncWal(): Promise<void> {
+    const fh = await openFile(`${this.path}-wal`, 'r').catch((e: unknown) => {
+      if ((e as { code?: unknown }).code === 'ENOENT') return openFile(this.path, 'r');
+      throw e;
+    });
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
   }
 
   /** Group-commit counters since the journal was opened: transactions, how many fsync'ed, records in them. */
