@@ -19,6 +19,8 @@ import type { ApiKeyRecord, AuditFilter, RegisterOutcome, UpdateOutcome, Verifie
 export interface SqliteOptions {
   busyTimeoutMs?: number;
   synchronous?: 'normal' | 'full';
+  /** SQLite page cache in MiB (default 64). */
+  cacheMiB?: number;
   /** Committed token rows remembered to skip the SELECT of a verification (default 10000; 0 disables). */
   rowCache?: number;
 }
@@ -34,6 +36,11 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`);
   db.pragma('foreign_keys = ON');
+  // Page cache per connection (SQLite's default is 2 MiB). The verify path touches token pages at random and
+  // the audit_serial index at random; once they outgrow 2 MiB every statement re-reads pages through pread()
+  // (measured: ~10-25% more server CPU per verification with the default). It is a cache: SQLite drops it when
+  // another connection commits, so sharing the file between processes stays correct.
+  db.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? 64) * 1024)}`);
   migrate(db);
 
   const q = {
