@@ -92,3 +92,32 @@ export async function getToken(v: RunningVerifier, serial: string): Promise<{ st
   const res = await fetch(`${v.url}/v1/tokens/${encodeURIComponent(serial)}`, { headers: { authorization: `Bearer ${v.adminKey}` } });
   return { status: res.status, body: (await res.json()) as Record<string, unknown> };
 }
+
+/** Runs a test child script under tsx, collecting its stdout lines; SIGKILLs it after `killAfterLines` lines. */
+export function runKillableChild(script: string, args: readonly string[], killAfterLines: number | null): Promise<{ lines: string[]; killed: boolean }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines: string[] = [];
+    let buf = '';
+    let err = '';
+    let killed = false;
+    child.stdout.on('data', (d: Buffer) => {
+      buf += d.toString();
+      let nl;
+      while ((nl = buf.indexOf('\n')) >= 0) {
+        lines.push(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (killAfterLines !== null && !killed && lines.length >= killAfterLines) {
+          killed = true;
+          child.kill('SIGKILL');
+        }
+      }
+    });
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal === 'SIGKILL' || code === 0) resolve({ lines, killed: signal === 'SIGKILL' });
+      else reject(new Error(`${script} exited ${code}: ${err}`));
+    });
+  });
+}

@@ -5,7 +5,6 @@
  * of its records needs it — and a child process writing with concurrent workers, killed with SIGKILL at random
  * points, never reported a record that is not in the journal.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,6 +14,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../otp/secret.ts';
 import { Journal, STAGES, type Stage } from '../provisioner/journal.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
+import { runKillableChild } from './provision-helpers.ts';
 
 function makeSeeds(n: number): { records: SeedRecord[]; raw: Uint8Array[] } {
   const raw: Uint8Array[] = [];
@@ -126,31 +126,7 @@ describe('journal group commit', () => {
 });
 
 function runChild(path: string, workers: number, killAfterLines: number | null): Promise<{ lines: string[]; killed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/provision-journal-group.child.ts', path, String(workers)], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let buf = '';
-    let err = '';
-    let killed = false;
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        lines.push(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (killAfterLines !== null && !killed && lines.length >= killAfterLines) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL' || code === 0) resolve({ lines, killed: signal === 'SIGKILL' });
-      else reject(new Error(`journal child exited ${code}: ${err}`));
-    });
-  });
+  return runKillableChild('test/provision-journal-group.child.ts', [path, String(workers)], killAfterLines);
 }
 
 describe('journal group commit crash safety (kill -9 a child with concurrent workers)', () => {

@@ -4,7 +4,6 @@
  * the journal is killed with SIGKILL at random points and the journal is checked against what the child
  * reported as committed after every kill.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../otp/secret.ts';
 import { Journal, keyFilePath, STAGES, type Stage } from '../provisioner/journal.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
+import { runKillableChild } from './provision-helpers.ts';
 
 function makeSeeds(n: number, prefix = 'SRC'): { records: SeedRecord[]; raw: Uint8Array[] } {
   const raw: Uint8Array[] = [];
@@ -130,31 +130,7 @@ describe('journal basics', () => {
 const RANK = Object.fromEntries(STAGES.map((s, i) => [s, i])) as Record<Stage, number>;
 
 function runChild(path: string, killAfterLines: number | null): Promise<{ lines: string[]; killed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/provision-journal.child.ts', path], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const lines: string[] = [];
-    let buf = '';
-    let err = '';
-    let killed = false;
-    child.stdout.on('data', (d: Buffer) => {
-      buf += d.toString();
-      let nl;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        lines.push(buf.slice(0, nl));
-        buf = buf.slice(nl + 1);
-        if (killAfterLines !== null && !killed && lines.length >= killAfterLines) {
-          killed = true;
-          child.kill('SIGKILL');
-        }
-      }
-    });
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL' || code === 0) resolve({ lines, killed: signal === 'SIGKILL' });
-      else reject(new Error(`journal child exited ${code}: ${err}`));
-    });
-  });
+  return runKillableChild('test/provision-journal.child.ts', [path], killAfterLines);
 }
 
 describe('journal crash safety (kill -9 a child mid-transaction)', () => {
