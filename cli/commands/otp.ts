@@ -15,6 +15,7 @@ import { checkDigits, MAX_COUNTER, parseHashAlgorithm, type HashAlgorithm } from
 import { totpStep } from '../../otp/totp.ts';
 import { formatOtpauthUri, parseOtpauthUri, type OtpauthKey } from '../../otp/uri.ts';
 import { UsageError } from '../errors.ts';
+import { single } from '../args.ts';
 import { readIndirect, readKey, type KeyArgs } from '../key-input.ts';
 
 // ---- argument parsing: exact integers, one-line errors naming the flag ----
@@ -55,15 +56,6 @@ function parseAlgorithmArg(text: unknown): HashAlgorithm {
 const MAX_WINDOW = 10_000_000n;
 const MAX_TIME = (1n << 63n) - 1n;
 
-/** yargs gives a string, or an array when a flag repeats; single-valued flags must not repeat. */
-function single(v: unknown, name: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) {
-    if (v.length !== 1) throw new UsageError(`${name}: given ${v.length} times; give it once`);
-    return String(v[0]);
-  }
-  return String(v);
-}
 
 function list(v: unknown): string[] {
   if (v === undefined) return [];

@@ -15,6 +15,7 @@ import { decryptPskc, keyKind, parsePskc, type PskcKeys, type PskcKey, type Pskc
 import { diagnosePskc, type Finding } from '../../provisioner/sources/pskc/doctor.ts';
 import { EXPORT_FORMATS, exportSeeds, type ExportFormat } from '../../provisioner/exports/index.ts';
 import { UsageError } from '../errors.ts';
+import { single } from '../args.ts';
 
 interface KeyFlags {
   psk?: string;
@@ -24,14 +25,6 @@ interface KeyFlags {
   'allow-missing-mac'?: boolean;
 }
 
-function single(v: unknown, name: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) {
-    if (v.length !== 1) throw new UsageError(`${name}: given ${v.length} times; give it once`);
-    return String(v[0]);
-  }
-  return String(v);
-}
 
 /** Provisioner input errors (INVALID_*) become usage errors (exit 2) with the same message. */
 async function asInput<T>(f: () => Promise<T> | T): Promise<T> {
