@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { createKey, pgSchema, ROOT, runCli, startServer, tempDir, type ServerProc } from './verifier-helpers.ts';
+import { createKey, ROOT, runCli, startServer, type ServerProc, backendStore } from './verifier-helpers.ts';
 
 const scenarios = JSON.parse(readFileSync(join(ROOT, 'conformance/vectors/scenarios.json'), 'utf8')) as { hotp: { scenarios: unknown[] }; totp: { scenarios: unknown[] } };
 const expectedCases = scenarios.hotp.scenarios.length + scenarios.totp.scenarios.length + 1;
@@ -18,14 +18,8 @@ afterAll(async () => {
 describe('verifier conformance suite', { timeout: 120_000 }, () => {
   for (const backend of ['sqlite', 'postgres'] as const) {
     it(`passes against the server on ${backend}`, async () => {
-      const t = tempDir();
-      cleanups.push(t.cleanup);
-      let db = join(t.dir, 'v.db');
-      if (backend === 'postgres') {
-        const s = await pgSchema('conf');
-        cleanups.push(s.drop);
-        db = s.url;
-      }
+      const t = await backendStore(backend, 'conf', 'v.db', cleanups);
+      const db = t.db;
       const key = createKey(db, 'admin');
       const srv: ServerProc = await startServer(db, join(t.dir, 'master.key'));
       cleanups.push(async () => void (await srv.stop()));

@@ -9,7 +9,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createHotpEngine, type HotpEngine } from '../otp/engine.ts';
-import { createKey, pgSchema, runCli, startServer, tempDir } from './verifier-helpers.ts';
+import { createKey, runCli, startServer, backendStore } from './verifier-helpers.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
@@ -42,14 +42,8 @@ const TOKENS = 20;
 describe('kill -9 during verify load', () => {
   for (const backend of ['sqlite', 'postgres'] as const) {
     it(`no acknowledged code is accepted again after restart (${backend})`, async () => {
-      const t = tempDir();
-      cleanups.push(t.cleanup);
-      let db = join(t.dir, 'v.db');
-      if (backend === 'postgres') {
-        const s = await pgSchema('crash');
-        cleanups.push(s.drop);
-        db = s.url;
-      }
+      const t = await backendStore(backend, 'crash', 'v.db', cleanups);
+      const db = t.db;
       const keyFile = join(t.dir, 'master.key');
       const admin = createKey(db, 'admin');
       const srv = await startServer(db, keyFile);

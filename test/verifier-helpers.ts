@@ -37,6 +37,24 @@ export async function pgSchema(tag: string): Promise<{ schema: string; url: stri
   };
 }
 
+/**
+ * A work directory and a database for one backend: a SQLite file `fileName` in the directory, or a fresh
+ * PostgreSQL schema. Their removal is pushed onto `cleanups`.
+ */
+export async function backendStore(
+  backend: 'sqlite' | 'postgres',
+  tag: string,
+  fileName: string,
+  cleanups: Array<() => Promise<void> | void>,
+): Promise<{ dir: string; db: string }> {
+  const t = tempDir();
+  cleanups.push(t.cleanup);
+  if (backend === 'sqlite') return { dir: t.dir, db: join(t.dir, fileName) };
+  const s = await pgSchema(tag);
+  cleanups.push(s.drop);
+  return { dir: t.dir, db: s.url };
+}
+
 export async function pgQuery(schema: string, sql: string, args: unknown[] = []): Promise<pg.QueryResult> {
   const c = new pg.Client({ connectionString: PG_URL, options: `-c search_path=${schema}` });
   await c.connect();

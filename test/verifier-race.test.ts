@@ -7,7 +7,7 @@ import { Agent, request } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createHotpEngine } from '../otp/engine.ts';
-import { createKey, pgSchema, runCli, startServer, tempDir, type ServerProc } from './verifier-helpers.ts';
+import { createKey, runCli, startServer, type ServerProc, backendStore } from './verifier-helpers.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
@@ -34,14 +34,8 @@ function post(agent: Agent, url: string, key: string, body: unknown): Promise<{ 
 describe('two servers, one store, 1,000 concurrent submissions of one code', () => {
   for (const backend of ['sqlite', 'postgres'] as const) {
     it(`exactly one ok on ${backend}`, async () => {
-      const t = tempDir();
-      cleanups.push(t.cleanup);
-      let db = join(t.dir, 'shared.db');
-      if (backend === 'postgres') {
-        const s = await pgSchema('race');
-        cleanups.push(s.drop);
-        db = s.url;
-      }
+      const t = await backendStore(backend, 'race', 'shared.db', cleanups);
+      const db = t.db;
       const keyFile = join(t.dir, 'master.key');
       const admin = createKey(db, 'admin');
       // Start one server first so the master key exists, then the second with the same key file.
