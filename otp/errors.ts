@@ -34,6 +34,7 @@ export type OtpErrorCode =
   | 'INVALID_OCRA_SUITE'
   | 'INVALID_OCRA_INPUT'
   | 'INVALID_CODE'
+  | 'INVALID_TYPE'
   | 'INVALID_ARGUMENT';
 
 export class OtpError extends TokenforgeError<OtpErrorCode> {}

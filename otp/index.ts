@@ -9,5 +9,6 @@ export * from './hotp.ts';
 export * from './base32.ts';
 export * from './uri.ts';
 export * from './ocra.ts';
+export * from './otp-params.ts';
 export { createHotpEngine, type HotpEngine, type HotpEngineOptions } from './engine.ts';
 export { hotpReference, hotpValueReference, hmacReference, counterBytes, dynamicTruncate } from './reference.ts';

@@ -23,12 +23,14 @@
  */
 import { decodeBase32, encodeBase32 } from './base32.ts';
 import { OtpError } from './errors.ts';
+import type { OtpType } from './otp-params.ts';
 import { checkCounter, checkDigits, checkKey, MAX_COUNTER, parseHashAlgorithm, type HashAlgorithm } from './params.ts';
 
-export type OtpType = 'hotp' | 'totp';
+/** otpauth:// URIs carry HOTP and TOTP only (Key Uri Format). */
+export type UriOtpType = Exclude<OtpType, 'ocra'>;
 
 export interface OtpauthKey {
-  type: OtpType;
+  type: UriOtpType;
   /** Account name (decoded). */
   account: string;
   /** Issuer (decoded), from the parameter or the label prefix. */
