@@ -23,8 +23,7 @@ import { CAPABILITY, STATUS, type CommandName, type StatusName } from '../protoc
 import { TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, unwrapPin, unwrapSeed } from '../protocol/wrap.ts';
 import { isPowerCut } from './errors.ts';
-import type { Flash } from './flash.ts';
-import type { Button, Clock, Display, Log, Rng } from './ports.ts';
+import type { Button, Clock, Display, Flash, Log, Rng } from './ports.ts';
 import { drawUnit, formatSerial, slotCount, slotGroup, type Profile, type UnitDraw } from './profiles.ts';
 import { Rtc, type RtcState } from './rtc.ts';
 import { KvStore } from './store.ts';

@@ -1,17 +1,26 @@
 /**
  * Device profiles: device models as data (firmware-sim/profiles/*.json; docs/simulator.md "Profiles").
- * `loadProfile` parses strictly: unknown fields, wrong types and out-of-range values are INVALID_PROFILE.
+ * `parseProfile` parses strictly: unknown fields, wrong types and out-of-range values are INVALID_PROFILE.
  * `drawUnit` draws the per-unit values (crystal error, ageing, battery life) from the profile's ranges with
  * an injected RNG, and `formatSerial` renders the serial-number format.
+ *
+ * The built-in profiles are static JSON imports, so they load without a file system (and travel inside a
+ * bundle); a JSON file in profiles/ must be listed in BUILT_IN_PROFILES (test/sim-profiles.test.ts checks that
+ * the list and the directory agree). Reading profile files from a directory is the shell's job:
+ * host/profile-files.ts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { SimError } from './errors.ts';
-import type { FlashGeometry } from './flash.ts';
-import type { Rng } from './ports.ts';
+import type { FlashGeometry, Rng } from './ports.ts';
+import hotpFob from './profiles/hotp-fob.json' with { type: 'json' };
+import multiSlotKey from './profiles/multi-slot-key.json' with { type: 'json' };
+import totp60sFob from './profiles/totp-60s-fob.json' with { type: 'json' };
 
-export const PROFILE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'profiles');
+/** The shipped profiles by name, as raw JSON (parsed on first use by `loadProfile`). */
+const BUILT_IN_PROFILES: Readonly<Record<string, unknown>> = {
+  'hotp-fob': hotpFob,
+  'multi-slot-key': multiSlotKey,
+  'totp-60s-fob': totp60sFob,
+};
 
 export type SlotTypeName = 'hotp' | 'totp' | 'ocra';
 export interface Range {
@@ -129,11 +138,9 @@ export function parseProfile(json: unknown, file: string): Profile {
   };
 }
 
+/** The names of the shipped profiles, sorted. */
 export function profileNames(): string[] {
-  return readdirSync(PROFILE_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -5))
-    .sort();
+  return Object.keys(BUILT_IN_PROFILES).sort();
 }
 
 const cache = new Map<string, Profile>();
@@ -142,17 +149,17 @@ const cache = new Map<string, Profile>();
 export function loadProfile(name: string): Profile {
   const hit = cache.get(name);
   if (hit) return hit;
-  if (!profileNames().includes(name)) throw new SimError('INVALID_PROFILE', `profile "${name}" does not exist; choose one of ${profileNames().join(', ')}`);
-  const file = `${name}.json`;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(join(PROFILE_DIR, file), 'utf8'));
-  } catch (e) {
-    bad(file, `not valid JSON (${(e as Error).message})`);
-  }
+  const json = Object.hasOwn(BUILT_IN_PROFILES, name) ? BUILT_IN_PROFILES[name] : undefined;
+  if (json === undefined) throw new SimError('INVALID_PROFILE', `profile "${name}" does not exist; choose one of ${profileNames().join(', ')}`);
+  const p = parseNamedProfile(json, `${name}.json`, name);
+  cache.set(name, p);
+  return p;
+}
+
+/** Parses a profile that must carry `name` (the name of its file or its entry in the built-in list). */
+export function parseNamedProfile(json: unknown, file: string, name: string): Profile {
   const p = parseProfile(json, file);
   if (p.name !== name) bad(file, `name "${p.name}" does not match the file name`);
-  cache.set(name, p);
   return p;
 }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hotpReference } from '../otp/reference.ts';
 import { isPowerCut } from '../firmware-sim/errors.ts';
 import { RamFlash } from '../firmware-sim/flash.ts';
-import { SeededRng } from '../firmware-sim/ports.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { KvStore, type StoreOp } from '../firmware-sim/store.ts';
 import { TokenStore } from '../firmware-sim/token-state.ts';
 import { AesGcmVault } from '../firmware-sim/vault.ts';
