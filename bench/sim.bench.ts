@@ -47,7 +47,7 @@ export async function run(): Promise<void> {
     // First boot manufactures the token (identity, device key); then a slot is written and the token rebooted.
     new Device({ profile, flash, clock: new ManualClock(), rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 1, testMode: true });
     const ts = new TokenStore(KvStore.open(flash), new AesGcmVault(huk, rng), rng);
-    ts.putSlot(0, new TextEncoder().encode('12345678901234567890'), { kind: 'HOTP', algorithm: 'SHA1', digits: 6, periodSec: 0, t0Sec: 0n, touch: true, ocraSuite: '' }, 0n);
+    ts.putSlot(0, new TextEncoder().encode('12345678901234567890'), { otp: { type: 'hotp', algorithm: 'SHA1', digits: 6 }, touch: true }, 0n);
     const booted = new Device({ profile, flash, clock: new ManualClock(), rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 1, testMode: true });
     const t0 = performance.now();
     for (let i = 0; i < presses; i++) booted.pressStandalone(0);

@@ -9,6 +9,8 @@
  * the list and the directory agree). Reading profile files from a directory is the shell's job:
  * host/profile-files.ts.
  */
+import { isOtpType, MAX_PERIOD_SEC, OTP_TYPES, type OtpType } from '../otp/otp-params.ts';
+import { HASH_ALGORITHMS, type HashAlgorithm } from '../otp/params.ts';
 import { SimError } from './errors.ts';
 import type { FlashGeometry, Rng } from './ports.ts';
 import hotpFob from './profiles/hotp-fob.json' with { type: 'json' };
@@ -22,15 +24,14 @@ const BUILT_IN_PROFILES: Readonly<Record<string, unknown>> = {
   'totp-60s-fob': totp60sFob,
 };
 
-export type SlotTypeName = 'hotp' | 'totp' | 'ocra';
 export interface Range {
   min: number;
   max: number;
 }
 export interface SlotGroup {
   count: number;
-  types: SlotTypeName[];
-  defaults: { algorithm: 'SHA1' | 'SHA256' | 'SHA512'; digits: number; periodSec?: number };
+  types: OtpType[];
+  defaults: { algorithm: HashAlgorithm; digits: number; periodSec?: number };
 }
 export interface Profile {
   name: string;
@@ -83,16 +84,16 @@ export function parseProfile(json: unknown, file: string): Profile {
   const slots = o['slots'].map((g, i): SlotGroup => {
     const s = obj(g, file, `slots[${i}]`, ['count', 'types', 'defaults']);
     const types = s['types'];
-    if (!Array.isArray(types) || types.length === 0 || !types.every((t) => t === 'hotp' || t === 'totp' || t === 'ocra')) bad(file, `slots[${i}].types must list hotp/totp/ocra`);
+    if (!Array.isArray(types) || types.length === 0 || !types.every(isOtpType)) bad(file, `slots[${i}].types must list ${OTP_TYPES.join('/')}`);
     const d = s['defaults'];
     if (typeof d !== 'object' || d === null) bad(file, `slots[${i}].defaults must be an object`);
     const dd = d as Obj;
     for (const k of Object.keys(dd)) if (!['algorithm', 'digits', 'periodSec'].includes(k)) bad(file, `slots[${i}].defaults: unknown field "${k}"`);
     const algorithm = dd['algorithm'];
-    if (algorithm !== 'SHA1' && algorithm !== 'SHA256' && algorithm !== 'SHA512') bad(file, `slots[${i}].defaults.algorithm must be SHA1, SHA256 or SHA512`);
-    const defaults: SlotGroup['defaults'] = { algorithm, digits: num(dd['digits'], file, `slots[${i}].defaults.digits`, 6, 10, true) };
-    if (dd['periodSec'] !== undefined) defaults.periodSec = num(dd['periodSec'], file, `slots[${i}].defaults.periodSec`, 1, 86_400, true);
-    return { count: num(s['count'], file, `slots[${i}].count`, 1, 255, true), types: types as SlotTypeName[], defaults };
+    if (!(HASH_ALGORITHMS as readonly unknown[]).includes(algorithm)) bad(file, `slots[${i}].defaults.algorithm must be SHA1, SHA256 or SHA512`);
+    const defaults: SlotGroup['defaults'] = { algorithm: algorithm as HashAlgorithm, digits: num(dd['digits'], file, `slots[${i}].defaults.digits`, 6, 10, true) };
+    if (dd['periodSec'] !== undefined) defaults.periodSec = num(dd['periodSec'], file, `slots[${i}].defaults.periodSec`, 1, MAX_PERIOD_SEC, true);
+    return { count: num(s['count'], file, `slots[${i}].count`, 1, 255, true), types: types as OtpType[], defaults };
   });
   if (slots.reduce((n, g) => n + g.count, 0) > 255) bad(file, 'slots: at most 255 in total');
   let rtc: Profile['rtc'] = null;

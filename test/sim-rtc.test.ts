@@ -73,7 +73,7 @@ describe('drift of a totp-60s-fob with +20 ppm over one simulated year', () => {
       new Device({ profile, flash, clock, rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 7, testMode: true, unit: { crystalPpm: 20, agingPpmPerYear: 0, batteryLifeDays: 5000 } });
     mk();
     const seedHex = '3132333435363738393031323334353637383930';
-    new TokenStore(KvStore.open(flash), new AesGcmVault(huk, rng), rng).putSlot(0, Buffer.from(seedHex, 'hex'), { kind: 'TOTP', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n, touch: true, ocraSuite: '' }, 0n);
+    new TokenStore(KvStore.open(flash), new AesGcmVault(huk, rng), rng).putSlot(0, Buffer.from(seedHex, 'hex'), { otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n }, touch: true }, 0n);
     const dev = mk();
     dev.rtc.setMs(clock.nowMs()); // set exactly at the start
     clock.advance(YEAR_MS);
