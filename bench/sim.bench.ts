@@ -4,10 +4,12 @@
  * firmware path (button press -> counter persisted in the flash store -> code on the display) of one token.
  * Prints medians of 3 runs (1 for the fleet, which is long) and rates.
  */
+import { ManualClock } from '../firmware-sim/clocks.ts';
 import { Device } from '../firmware-sim/device.ts';
 import { simulateFleet } from '../firmware-sim/fleet.ts';
 import { RamFlash } from '../firmware-sim/flash.ts';
-import { AlwaysPressedButton, FakeClock, NULL_LOG, RecordingDisplay, SeededRng } from '../firmware-sim/ports.ts';
+import { AlwaysPressedButton, NULL_LOG, RecordingDisplay } from '../firmware-sim/peripherals.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { loadProfile } from '../firmware-sim/profiles.ts';
 import { TokenStore } from '../firmware-sim/token-state.ts';
 import { KvStore } from '../firmware-sim/store.ts';
@@ -43,10 +45,10 @@ export async function run(): Promise<void> {
     const rng = new SeededRng(rep);
     const huk = new Uint8Array(32).fill(9);
     // First boot manufactures the token (identity, device key); then a slot is written and the token rebooted.
-    new Device({ profile, flash, clock: new FakeClock(), rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 1, testMode: true });
+    new Device({ profile, flash, clock: new ManualClock(), rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 1, testMode: true });
     const ts = new TokenStore(KvStore.open(flash), new AesGcmVault(huk, rng), rng);
-    ts.putSlot(0, new TextEncoder().encode('12345678901234567890'), { kind: 'HOTP', algorithm: 'SHA1', digits: 6, periodSec: 0, t0Sec: 0n, touch: true, ocraSuite: '' }, 0n);
-    const booted = new Device({ profile, flash, clock: new FakeClock(), rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 1, testMode: true });
+    ts.putSlot(0, new TextEncoder().encode('12345678901234567890'), { otp: { type: 'hotp', algorithm: 'SHA1', digits: 6 }, touch: true }, 0n);
+    const booted = new Device({ profile, flash, clock: new ManualClock(), rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 1, testMode: true });
     const t0 = performance.now();
     for (let i = 0; i < presses; i++) booted.pressStandalone(0);
     rates.push(presses / ((performance.now() - t0) / 1000));

@@ -15,6 +15,7 @@
 import { p256 } from '@noble/curves/nist.js';
 import { createHotpEngine } from '../otp/engine.ts';
 import { ocra, parseOcraSuite } from '../otp/ocra.ts';
+import type { HashAlgorithm } from '../otp/params.ts';
 import { hotpReference } from '../otp/reference.ts';
 import { timingSafeEqualString } from '../otp/compare.ts';
 import { HidDevice } from '../protocol/hid.ts';
@@ -23,12 +24,11 @@ import { CAPABILITY, STATUS, type CommandName, type StatusName } from '../protoc
 import { TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, unwrapPin, unwrapSeed } from '../protocol/wrap.ts';
 import { isPowerCut } from './errors.ts';
-import type { Flash } from './flash.ts';
-import type { Button, Clock, Display, Log, Rng } from './ports.ts';
+import type { Button, Clock, Display, Flash, Log, Rng } from './ports.ts';
 import { drawUnit, formatSerial, slotCount, slotGroup, type Profile, type UnitDraw } from './profiles.ts';
 import { Rtc, type RtcState } from './rtc.ts';
 import { KvStore } from './store.ts';
-import { TokenStore, type SlotConfig } from './token-state.ts';
+import { slotOtpWithCounter, TokenStore, type SlotConfig } from './token-state.ts';
 import { AesGcmVault } from './vault.ts';
 
 export interface DeviceOptions {
@@ -381,21 +381,22 @@ export class Device {
     if (req.slot >= slotCount(this.profile)) return 'NO_SUCH_SLOT';
     const c = this.#token.state.slots.get(req.slot);
     if (!c) return 'SLOT_EMPTY';
-    if (c.kind !== 'OCRA' && req.challenge !== undefined) return 'INVALID_PARAMETER';
+    const o = c.otp;
+    if (o.type !== 'ocra' && req.challenge !== undefined) return 'INVALID_PARAMETER';
     let out: ResponseBodies['CALCULATE'];
-    if (c.kind === 'HOTP') {
+    if (o.type === 'hotp') {
       if ((this.#token.state.counters.get(req.slot) ?? 0n) >= (1n << 64n) - 1n) return 'COUNTER_EXHAUSTED';
       const counter = this.#token.advanceCounter(req.slot); // persisted before the code is computed
-      out = { code: this.#withSeed(req.slot, (seed) => oneCode(seed, c.algorithm, c.digits, counter)), counter };
-    } else if (c.kind === 'TOTP') {
+      out = { code: this.#withSeed(req.slot, (seed) => oneCode(seed, o.algorithm, o.digits, counter)), counter };
+    } else if (o.type === 'totp') {
       if (!this.rtc.valid) return 'RTC_INVALID';
       const t = this.rtc.nowSec();
-      if (t < c.t0Sec) return 'RTC_INVALID';
-      const step = (t - c.t0Sec) / BigInt(c.periodSec);
-      out = { code: this.#withSeed(req.slot, (seed) => oneCode(seed, c.algorithm, c.digits, step)), timeStep: step };
+      if (t < o.t0Sec) return 'RTC_INVALID';
+      const step = (t - o.t0Sec) / BigInt(o.periodSec);
+      out = { code: this.#withSeed(req.slot, (seed) => oneCode(seed, o.algorithm, o.digits, step)), timeStep: step };
     } else {
       if (req.challenge === undefined) return 'MISSING_PARAMETER';
-      const suite = parseOcraSuite(c.ocraSuite);
+      const suite = parseOcraSuite(o.suite);
       if (suite.timestamp && !this.rtc.valid) return 'RTC_INVALID';
       let counter: bigint | undefined;
       if (suite.counter) counter = this.#token.advanceCounter(req.slot, true); // RFC 6287 §5.1: wraps to 0
@@ -470,7 +471,7 @@ export class Device {
 }
 
 /** One code with the fast engine; its key state is wiped straight after (NIST: zeroize after generating). */
-function oneCode(seed: Uint8Array, algorithm: SlotConfig['algorithm'], digits: number, counter: bigint): string {
+function oneCode(seed: Uint8Array, algorithm: HashAlgorithm, digits: number, counter: bigint): string {
   const engine = createHotpEngine(seed, { algorithm, digits });
   try {
     return engine.code(counter);
@@ -493,28 +494,29 @@ function versionBytes(v: string): { major: number; minor: number; build: number 
   return { major, minor, build };
 }
 
+/** PUT_SLOT's parameters as a slot configuration (the counter goes to its own flash key). */
 function slotConfigOf(p: SlotParams): Omit<SlotConfig, 'kcv' | 'sealedSeed'> {
+  const touch = p.touch === 'always';
   switch (p.type) {
     case 'hotp':
-      return { kind: 'HOTP', algorithm: p.algorithm, digits: p.digits, periodSec: 0, t0Sec: 0n, touch: p.touch === 'always', ocraSuite: '' };
+      return { otp: { type: 'hotp', algorithm: p.algorithm, digits: p.digits }, touch };
     case 'totp':
-      return { kind: 'TOTP', algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec, touch: p.touch === 'always', ocraSuite: '' };
-    case 'ocra': {
-      const s = parseOcraSuite(p.ocraSuite);
-      return { kind: 'OCRA', algorithm: s.algorithm, digits: s.digits, periodSec: s.timestamp?.stepSec ?? 0, t0Sec: 0n, touch: p.touch === 'always', ocraSuite: p.ocraSuite };
-    }
+      return { otp: { type: 'totp', algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec }, touch };
+    case 'ocra':
+      return { otp: { type: 'ocra', suite: p.ocraSuite }, touch };
   }
 }
 
+/** GET_SLOT's parameters: the slot configuration with its live counter. */
 function slotParamsOf(slot: number, c: SlotConfig, counter: bigint | undefined): SlotParams {
   const touch = c.touch ? 'always' : 'never';
-  switch (c.kind) {
-    case 'HOTP':
-      return { slot, type: 'hotp', touch, algorithm: c.algorithm, digits: c.digits, counter: counter ?? 0n };
-    case 'TOTP':
-      return { slot, type: 'totp', touch, algorithm: c.algorithm, digits: c.digits, periodSec: c.periodSec, t0Sec: c.t0Sec };
-    case 'OCRA':
-      return parseOcraSuite(c.ocraSuite).counter ? { slot, type: 'ocra', touch, ocraSuite: c.ocraSuite, counter: counter ?? 0n } : { slot, type: 'ocra', touch, ocraSuite: c.ocraSuite };
+  const otp = slotOtpWithCounter(c.otp, counter ?? 0n);
+  switch (otp.type) {
+    case 'hotp':
+      return { slot, type: 'hotp', touch, algorithm: otp.algorithm, digits: otp.digits, counter: otp.counter };
+    case 'totp':
+      return { slot, type: 'totp', touch, algorithm: otp.algorithm, digits: otp.digits, periodSec: otp.periodSec, t0Sec: otp.t0Sec };
+    case 'ocra':
+      return otp.counter === undefined ? { slot, type: 'ocra', touch, ocraSuite: otp.suite } : { slot, type: 'ocra', touch, ocraSuite: otp.suite, counter: otp.counter };
   }
 }
-

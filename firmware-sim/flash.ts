@@ -1,40 +1,16 @@
 /**
- * The NOR-flash port and its RAM model (DESIGN.md "The token model"; docs/flash-format.md §1).
- *
- * Rules every implementation enforces (the RAM model refuses to break them, like OpenSK's strict RAM flash):
- * - Flash is `pageCount` pages of `pageSize` bytes, made of 4-byte words.
- * - `erase(page)` sets every byte of the page to 0xFF and increments the page's erase count.
- * - `write(addr, bytes)` programs whole words (addr and length multiples of 4). Programming can only clear
- *   bits (1 -> 0): writing a word whose new value has a 1 where the flash has a 0 is a FLASH_VIOLATION.
- * - Each word may be programmed at most `maxWritesPerWord` times between erases (nRF52: 2).
+ * The strict RAM model of NOR flash (DESIGN.md "The token model"; docs/flash-format.md §1): the flash every
+ * simulated token runs on, and its image file format. It enforces the Flash rules of ports.ts and refuses
+ * to break them, like OpenSK's strict RAM flash. Files are the shell's business (host/files.ts saves and
+ * loads images); this module only turns an image into bytes and back.
  *
  * Fault injection: `armPowerCut({ afterOps, torn })` makes the `afterOps`-th operation (0-based; every word
  * programmed and every page erased is one operation) fail with `PowerCut`. Without `torn` the operation does
  * not happen at all; with `torn` it happens partly: a programmed word gets a random subset of its bits
  * cleared, an erased page gets a random subset of its words set to 0xFF.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { PowerCut, SimError } from './errors.ts';
-import type { Rng } from './ports.ts';
-
-export const WORD_SIZE = 4;
-
-export interface FlashGeometry {
-  pageSize: number;
-  pageCount: number;
-  maxWritesPerWord: number;
-}
-
-export interface Flash extends FlashGeometry {
-  /** Copies `len` bytes from `addr`. */
-  read(addr: number, len: number): Uint8Array;
-  /** Reads the little-endian word at a word-aligned `addr` (fast path for scanning). */
-  readWord(addr: number): number;
-  /** Programs words; see the module rules. */
-  write(addr: number, bytes: Uint8Array): void;
-  erase(page: number): void;
-  eraseCount(page: number): number;
-}
+import { WORD_SIZE, type Flash, type FlashGeometry, type Rng } from './ports.ts';
 
 export interface PowerCutPlan {
   /** 0-based index of the operation (word program or page erase) that loses power. */
@@ -237,23 +213,6 @@ export class RamFlash implements Flash {
     }
     void probe;
     return new RamFlash(geometry, { bytes: image.slice(off, off + size), writeCounts, eraseCounts });
-  }
-
-  /** Writes the image atomically (temp file + rename), mode 0600. */
-  saveTo(path: string): void {
-    const tmp = `${path}.tmp-${process.pid}`;
-    writeFileSync(tmp, this.toImage(), { mode: 0o600 });
-    renameSync(tmp, path);
-  }
-
-  static loadFrom(path: string): RamFlash {
-    let data: Buffer;
-    try {
-      data = readFileSync(path);
-    } catch (e) {
-      throw new SimError('IO', `flash image: cannot read ${path} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-    return RamFlash.fromImage(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 }
 

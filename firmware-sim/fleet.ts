@@ -20,6 +20,7 @@
  * Deterministic for a given RNG seed; no I/O.
  */
 import { createHotpEngine, type HotpEngine } from '../otp/engine.ts';
+import { DEFAULT_PERIOD_SEC } from '../otp/otp-params.ts';
 import type { Rng } from './ports.ts';
 import { drawUnit, type Profile } from './profiles.ts';
 import { YEAR_MS } from './rtc.ts';
@@ -91,7 +92,7 @@ export function simulateFleet(o: FleetOptions): FleetReport {
   const slot = profile.slots[0]!;
   const isTotp = slot.types[0] === 'totp';
   const hasRtc = profile.rtc !== null;
-  const periodMs = (slot.defaults.periodSec ?? 30) * 1000;
+  const periodMs = (slot.defaults.periodSec ?? DEFAULT_PERIOD_SEC) * 1000;
   const tempCoeff = profile.rtc?.tempCoeffPpmPerC2 ?? 0;
 
   // Per-token state in typed arrays (10,000 tokens x 365 days must take seconds).

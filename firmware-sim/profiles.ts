@@ -1,27 +1,37 @@
 /**
  * Device profiles: device models as data (firmware-sim/profiles/*.json; docs/simulator.md "Profiles").
- * `loadProfile` parses strictly: unknown fields, wrong types and out-of-range values are INVALID_PROFILE.
+ * `parseProfile` parses strictly: unknown fields, wrong types and out-of-range values are INVALID_PROFILE.
  * `drawUnit` draws the per-unit values (crystal error, ageing, battery life) from the profile's ranges with
  * an injected RNG, and `formatSerial` renders the serial-number format.
+ *
+ * The built-in profiles are static JSON imports, so they load without a file system (and travel inside a
+ * bundle); a JSON file in profiles/ must be listed in BUILT_IN_PROFILES (test/sim-profiles.test.ts checks that
+ * the list and the directory agree). Reading profile files from a directory is the shell's job:
+ * host/profile-files.ts.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { isOtpType, MAX_PERIOD_SEC, OTP_TYPES, type OtpType } from '../otp/otp-params.ts';
+import { HASH_ALGORITHMS, type HashAlgorithm } from '../otp/params.ts';
 import { SimError } from './errors.ts';
-import type { FlashGeometry } from './flash.ts';
-import type { Rng } from './ports.ts';
+import type { FlashGeometry, Rng } from './ports.ts';
+import hotpFob from './profiles/hotp-fob.json' with { type: 'json' };
+import multiSlotKey from './profiles/multi-slot-key.json' with { type: 'json' };
+import totp60sFob from './profiles/totp-60s-fob.json' with { type: 'json' };
 
-export const PROFILE_DIR = join(dirname(fileURLToPath(import.meta.url)), 'profiles');
+/** The shipped profiles by name, as raw JSON (parsed on first use by `loadProfile`). */
+const BUILT_IN_PROFILES: Readonly<Record<string, unknown>> = {
+  'hotp-fob': hotpFob,
+  'multi-slot-key': multiSlotKey,
+  'totp-60s-fob': totp60sFob,
+};
 
-export type SlotTypeName = 'hotp' | 'totp' | 'ocra';
 export interface Range {
   min: number;
   max: number;
 }
 export interface SlotGroup {
   count: number;
-  types: SlotTypeName[];
-  defaults: { algorithm: 'SHA1' | 'SHA256' | 'SHA512'; digits: number; periodSec?: number };
+  types: OtpType[];
+  defaults: { algorithm: HashAlgorithm; digits: number; periodSec?: number };
 }
 export interface Profile {
   name: string;
@@ -74,16 +84,16 @@ export function parseProfile(json: unknown, file: string): Profile {
   const slots = o['slots'].map((g, i): SlotGroup => {
     const s = obj(g, file, `slots[${i}]`, ['count', 'types', 'defaults']);
     const types = s['types'];
-    if (!Array.isArray(types) || types.length === 0 || !types.every((t) => t === 'hotp' || t === 'totp' || t === 'ocra')) bad(file, `slots[${i}].types must list hotp/totp/ocra`);
+    if (!Array.isArray(types) || types.length === 0 || !types.every(isOtpType)) bad(file, `slots[${i}].types must list ${OTP_TYPES.join('/')}`);
     const d = s['defaults'];
     if (typeof d !== 'object' || d === null) bad(file, `slots[${i}].defaults must be an object`);
     const dd = d as Obj;
     for (const k of Object.keys(dd)) if (!['algorithm', 'digits', 'periodSec'].includes(k)) bad(file, `slots[${i}].defaults: unknown field "${k}"`);
     const algorithm = dd['algorithm'];
-    if (algorithm !== 'SHA1' && algorithm !== 'SHA256' && algorithm !== 'SHA512') bad(file, `slots[${i}].defaults.algorithm must be SHA1, SHA256 or SHA512`);
-    const defaults: SlotGroup['defaults'] = { algorithm, digits: num(dd['digits'], file, `slots[${i}].defaults.digits`, 6, 10, true) };
-    if (dd['periodSec'] !== undefined) defaults.periodSec = num(dd['periodSec'], file, `slots[${i}].defaults.periodSec`, 1, 86_400, true);
-    return { count: num(s['count'], file, `slots[${i}].count`, 1, 255, true), types: types as SlotTypeName[], defaults };
+    if (!(HASH_ALGORITHMS as readonly unknown[]).includes(algorithm)) bad(file, `slots[${i}].defaults.algorithm must be SHA1, SHA256 or SHA512`);
+    const defaults: SlotGroup['defaults'] = { algorithm: algorithm as HashAlgorithm, digits: num(dd['digits'], file, `slots[${i}].defaults.digits`, 6, 10, true) };
+    if (dd['periodSec'] !== undefined) defaults.periodSec = num(dd['periodSec'], file, `slots[${i}].defaults.periodSec`, 1, MAX_PERIOD_SEC, true);
+    return { count: num(s['count'], file, `slots[${i}].count`, 1, 255, true), types: types as OtpType[], defaults };
   });
   if (slots.reduce((n, g) => n + g.count, 0) > 255) bad(file, 'slots: at most 255 in total');
   let rtc: Profile['rtc'] = null;
@@ -129,11 +139,9 @@ export function parseProfile(json: unknown, file: string): Profile {
   };
 }
 
+/** The names of the shipped profiles, sorted. */
 export function profileNames(): string[] {
-  return readdirSync(PROFILE_DIR)
-    .filter((f) => f.endsWith('.json'))
-    .map((f) => f.slice(0, -5))
-    .sort();
+  return Object.keys(BUILT_IN_PROFILES).sort();
 }
 
 const cache = new Map<string, Profile>();
@@ -142,17 +150,17 @@ const cache = new Map<string, Profile>();
 export function loadProfile(name: string): Profile {
   const hit = cache.get(name);
   if (hit) return hit;
-  if (!profileNames().includes(name)) throw new SimError('INVALID_PROFILE', `profile "${name}" does not exist; choose one of ${profileNames().join(', ')}`);
-  const file = `${name}.json`;
-  let json: unknown;
-  try {
-    json = JSON.parse(readFileSync(join(PROFILE_DIR, file), 'utf8'));
-  } catch (e) {
-    bad(file, `not valid JSON (${(e as Error).message})`);
-  }
+  const json = Object.hasOwn(BUILT_IN_PROFILES, name) ? BUILT_IN_PROFILES[name] : undefined;
+  if (json === undefined) throw new SimError('INVALID_PROFILE', `profile "${name}" does not exist; choose one of ${profileNames().join(', ')}`);
+  const p = parseNamedProfile(json, `${name}.json`, name);
+  cache.set(name, p);
+  return p;
+}
+
+/** Parses a profile that must carry `name` (the name of its file or its entry in the built-in list). */
+export function parseNamedProfile(json: unknown, file: string, name: string): Profile {
   const p = parseProfile(json, file);
   if (p.name !== name) bad(file, `name "${p.name}" does not match the file name`);
-  cache.set(name, p);
   return p;
 }
 

@@ -17,7 +17,7 @@
  */
 import { crc32 } from '../protocol/serial.ts';
 import { SimError } from './errors.ts';
-import { WORD_SIZE, type Flash } from './flash.ts';
+import { WORD_SIZE, type Flash } from './ports.ts';
 
 export const PAGE_MAGIC = 0x31534654; // "TFS1" little-endian
 export const PAGE_HEADER_BYTES = 12;

@@ -12,6 +12,8 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
 import { keyCheckValue } from '../protocol/wrap.ts';
+import { parseOcraSuite } from '../otp/ocra.ts';
+import { OTP_TYPES, type OtpParams } from '../otp/otp-params.ts';
 import { MAX_COUNTER, type HashAlgorithm } from '../otp/params.ts';
 import { SimError } from './errors.ts';
 import type { Rng } from './ports.ts';
@@ -21,26 +23,51 @@ import type { Vault } from './vault.ts';
 
 export const LIFECYCLES = ['FACTORY', 'PROVISIONED', 'LOCKED'] as const;
 export type Lifecycle = (typeof LIFECYCLES)[number];
-export const SLOT_KINDS = ['HOTP', 'TOTP', 'OCRA'] as const;
-export type SlotKind = (typeof SLOT_KINDS)[number];
+/** Flash byte of an algorithm = index + 1 (docs/flash-format.md §3.5); the order is part of the format. */
 const ALGORITHMS = ['SHA1', 'SHA256', 'SHA512'] as const satisfies readonly HashAlgorithm[];
 
+/** Omit applied to each member of a union (a plain Omit would merge the members into one object type). */
+type OmitEach<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * The OTP parameters a slot configuration keeps: the shared model (otp/otp-params.ts) without the moving
+ * counter. The live HOTP/OCRA counter has its own flash key (SLOT_COUNTER_BASE + slot) because it changes with
+ * every code, while the configuration is written once by PUT_SLOT; `slotOtpWithCounter` puts it back.
+ */
+export type SlotOtpParams = OmitEach<OtpParams, 'counter'>;
+
 export interface SlotConfig {
-  kind: SlotKind;
-  algorithm: HashAlgorithm;
-  digits: number;
-  /** TOTP step; 0 for HOTP/OCRA. */
-  periodSec: number;
-  /** TOTP T0 in seconds. */
-  t0Sec: bigint;
+  otp: SlotOtpParams;
   /** A press (user presence) is needed to calculate. */
   touch: boolean;
-  /** OCRA suite text; '' otherwise. */
-  ocraSuite: string;
   /** Key check value (protocol/wrap.ts keyCheckValue). */
   kcv: Uint8Array;
   /** The seed sealed by the vault; never leaves the token. */
   sealedSeed: Uint8Array;
+}
+
+/** The parameters as a slot stores them: the counter dropped. */
+export function slotOtpOf(p: OtpParams): SlotOtpParams {
+  switch (p.type) {
+    case 'hotp':
+      return { type: 'hotp', algorithm: p.algorithm, digits: p.digits };
+    case 'totp':
+      return { type: 'totp', algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec };
+    case 'ocra':
+      return { type: 'ocra', suite: p.suite };
+  }
+}
+
+/** A slot's parameters with its live counter (HOTP, and OCRA suites with a counter input C; TOTP has none). */
+export function slotOtpWithCounter(otp: SlotOtpParams, counter: bigint): OtpParams {
+  switch (otp.type) {
+    case 'hotp':
+      return { ...otp, counter };
+    case 'totp':
+      return otp;
+    case 'ocra':
+      return parseOcraSuite(otp.suite).counter ? { ...otp, counter } : otp;
+  }
 }
 
 export interface Identity {
@@ -148,40 +175,60 @@ class Reader {
   }
 }
 
+/**
+ * The slot configuration value (docs/flash-format.md §3.5). The kind byte is OTP_TYPES index + 1 (hotp 1,
+ * totp 2, ocra 3); algorithm, digits and period are written for every kind (for OCRA: those the suite names;
+ * 0 where a kind has none), so images written before OtpParams existed decode unchanged
+ * (test/sim-slot-config.test.ts pins the bytes).
+ */
 export function encodeSlot(c: SlotConfig): Uint8Array {
+  const f = slotFields(c.otp);
   return new Writer()
     .u8(1)
-    .u8(SLOT_KINDS.indexOf(c.kind) + 1)
-    .u8(ALGORITHMS.indexOf(c.algorithm) + 1)
-    .u8(c.digits)
-    .u32(c.periodSec)
-    .u64(BigInt.asUintN(64, c.t0Sec))
+    .u8(OTP_TYPES.indexOf(c.otp.type) + 1)
+    .u8(ALGORITHMS.indexOf(f.algorithm) + 1)
+    .u8(f.digits)
+    .u32(f.periodSec)
+    .u64(BigInt.asUintN(64, f.t0Sec))
     .u8(c.touch ? 1 : 0)
-    .str8(c.ocraSuite)
+    .str8(f.suite)
     .bytes8(c.kcv)
     .bytes8(c.sealedSeed)
     .done();
 }
 
+/** The fields every kind writes: for OCRA those its suite names, 0 or '' where a kind has none. */
+function slotFields(o: SlotOtpParams): { algorithm: HashAlgorithm; digits: number; periodSec: number; t0Sec: bigint; suite: string } {
+  switch (o.type) {
+    case 'hotp':
+      return { algorithm: o.algorithm, digits: o.digits, periodSec: 0, t0Sec: 0n, suite: '' };
+    case 'totp':
+      return { algorithm: o.algorithm, digits: o.digits, periodSec: o.periodSec, t0Sec: o.t0Sec, suite: '' };
+    case 'ocra': {
+      const s = parseOcraSuite(o.suite);
+      return { algorithm: s.algorithm, digits: s.digits, periodSec: s.timestamp?.stepSec ?? 0, t0Sec: 0n, suite: o.suite };
+    }
+  }
+}
+
 export function decodeSlot(b: Uint8Array): SlotConfig {
   const r = new Reader(b, 'slot config');
   if (r.u8() !== 1) throw new SimError('STORE_CORRUPT', 'slot config: unknown version');
-  const kind = SLOT_KINDS[r.u8() - 1];
+  const type = OTP_TYPES[r.u8() - 1];
   const algorithm = ALGORITHMS[r.u8() - 1];
-  if (!kind || !algorithm) throw new SimError('STORE_CORRUPT', 'slot config: bad kind or algorithm');
-  const c: SlotConfig = {
-    kind,
-    algorithm,
-    digits: r.u8(),
-    periodSec: r.u32(),
-    t0Sec: BigInt.asIntN(64, r.u64()),
-    touch: r.u8() === 1,
-    ocraSuite: r.str8(),
-    kcv: r.bytes8(),
-    sealedSeed: r.bytes8(),
-  };
+  if (!type || !algorithm) throw new SimError('STORE_CORRUPT', 'slot config: bad kind or algorithm');
+  const digits = r.u8();
+  const periodSec = r.u32();
+  const t0Sec = BigInt.asIntN(64, r.u64());
+  const touch = r.u8() === 1;
+  const suite = r.str8();
+  const kcv = r.bytes8();
+  const sealedSeed = r.bytes8();
   r.end();
-  return c;
+  // OCRA's algorithm, digits and period are stored for readers of the raw format; the suite is what counts.
+  const otp: SlotOtpParams =
+    type === 'hotp' ? { type, algorithm, digits } : type === 'totp' ? { type, algorithm, digits, periodSec, t0Sec } : { type, suite };
+  return { otp, touch, kcv, sealedSeed };
 }
 
 function encodeIdentity(i: Identity): Uint8Array {

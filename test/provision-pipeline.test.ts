@@ -20,7 +20,7 @@ import type { SeedRecord } from '../provisioner/seed.ts';
 import { generateSeeds as gen, nodeRng, type GenerateProfile } from '../provisioner/sources/generate.ts';
 const generateSeeds = (k: number, p: GenerateProfile): SeedRecord[] => gen(k, p, nodeRng);
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
-import { SystemClock } from '../firmware-sim/ports.ts';
+import { SystemClock } from '../firmware-sim/host/system.ts';
 import { COMMAND } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
 import { openTransport } from '../protocol/transport.ts';

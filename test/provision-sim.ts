@@ -3,7 +3,7 @@
  * pipeline Target. The provisioner sees only a Transport, exactly as with hardware.
  */
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
-import { SystemClock } from '../firmware-sim/ports.ts';
+import { SystemClock } from '../firmware-sim/host/system.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
 import { FramedTransport, memoryLinkPair, type MemoryLinkOptions } from '../protocol/transport.ts';
 import type { Target } from '../provisioner/pipeline.ts';

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { FakeClock, SeededRng } from '../firmware-sim/ports.ts';
+import { ManualClock } from '../firmware-sim/clocks.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { startSimulator, type Simulator } from '../firmware-sim/host/runners.ts';
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
 
@@ -29,7 +30,7 @@ function oathtool(args: string[]): string {
 }
 
 async function start(opts: Partial<Parameters<typeof startSimulator>[0]> = {}) {
-  const clock = new FakeClock(1_750_000_000_000);
+  const clock = new ManualClock(1_750_000_000_000);
   const sim = await startSimulator({ link: 'memory', profile: 'hotp-fob', clock, rng: new SeededRng(42), testMode: true, ...opts });
   sims.push(sim);
   const client = await TokenClient.open(sim.tokens[0]!.openTransport!(), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 2000 });
@@ -202,7 +203,7 @@ describe('simulated token over an in-memory link', () => {
     await a.client.close();
     await a.sim.close();
     const tokenDir = join(stateDir, 'token-0');
-    const open = () => new SimToken({ profile: 'totp-60s-fob', stateDir: tokenDir, serialSeq: 1, clock: new FakeClock() });
+    const open = () => new SimToken({ profile: 'totp-60s-fob', stateDir: tokenDir, serialSeq: 1, clock: new ManualClock() });
     const good = { meta: readFileSync(join(tokenDir, 'token.json')), rtc: readFileSync(join(tokenDir, 'rtc.json')), flash: readFileSync(join(tokenDir, 'flash.img')) };
     const cases: [string, string, string | Uint8Array, string][] = [
       ['token.json not JSON', 'token.json', '{oops', 'STATE'],
@@ -217,7 +218,7 @@ describe('simulated token over an in-memory link', () => {
       writeFileSync(join(tokenDir, 'rtc.json'), good.rtc);
       writeFileSync(join(tokenDir, 'flash.img'), good.flash);
     }
-    expect(() => new SimToken({ profile: 'hotp-fob', stateDir: tokenDir, serialSeq: 1, clock: new FakeClock() })).toThrow(expect.objectContaining({ code: 'STATE' }));
+    expect(() => new SimToken({ profile: 'hotp-fob', stateDir: tokenDir, serialSeq: 1, clock: new ManualClock() })).toThrow(expect.objectContaining({ code: 'STATE' }));
     expect(open().serial).toMatch(/^F6\d{9}$/);
   });
 });

@@ -13,7 +13,8 @@ import { TokenClient } from '../protocol/client.ts';
 import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
 import { wrapPin, wrapSeed } from '../protocol/wrap.ts';
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
-import { FakeClock, SeededRng } from '../firmware-sim/ports.ts';
+import { ManualClock } from '../firmware-sim/clocks.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import type { Faults } from '../firmware-sim/faults.ts';
 
 const seed = Buffer.from('3132333435363738393031323334353637383930', 'hex');
@@ -57,7 +58,7 @@ describe('power cuts over the wire', () => {
     let cutsFired = 0;
     for (let cut = 0; cut < 360; cut += 3) {
       const faults: Faults = { powerCutAtOp: cut, tornWrite: (cut / 3) % 2 === 1, rebootAfterMs: 0 };
-      const token = new SimToken({ profile: 'hotp-fob', serialSeq: cut, clock: new FakeClock(), rng: new SeededRng(cut), testMode: true, faults });
+      const token = new SimToken({ profile: 'hotp-fob', serialSeq: cut, clock: new ManualClock(), rng: new SeededRng(cut), testMode: true, faults });
       const host = rawHost(token);
       const shown: string[] = [];
       let provisioned = false;
@@ -108,7 +109,7 @@ describe('power cuts over the wire', () => {
   }, 120_000);
 });
 
-async function clientOn(token: SimToken, clock: FakeClock | undefined, opts: Partial<Parameters<typeof TokenClient.open>[1]> = {}) {
+async function clientOn(token: SimToken, clock: ManualClock | undefined, opts: Partial<Parameters<typeof TokenClient.open>[1]> = {}) {
   const [host, dev] = memoryLinkPair({ maxChunk: 17, random: () => 0.5 }, 'faults');
   dev.onData((c) => token.input(c));
   token.output = (b) => void dev.write(b).catch(() => undefined);
@@ -123,7 +124,7 @@ async function clientOn(token: SimToken, clock: FakeClock | undefined, opts: Par
 
 describe('link faults, delays and clock jumps', () => {
   it('dropped and corrupted bytes are survived by the client retries; frames with bad CRCs are dropped', async () => {
-    const token = new SimToken({ profile: 'hotp-fob', serialSeq: 1, clock: new FakeClock(), rng: new SeededRng(5), faults: { dropRate: 0.001, corruptRate: 0.001 } });
+    const token = new SimToken({ profile: 'hotp-fob', serialSeq: 1, clock: new ManualClock(), rng: new SeededRng(5), faults: { dropRate: 0.001, corruptRate: 0.001 } });
     const { client, stop } = await clientOn(token, undefined);
     try {
       let ok = 0;
@@ -144,7 +145,7 @@ describe('link faults, delays and clock jumps', () => {
   }, 60_000);
 
   it('a response delay slows answers down without breaking them', async () => {
-    const token = new SimToken({ profile: 'hotp-fob', serialSeq: 1, clock: new FakeClock(), rng: new SeededRng(6), faults: { responseDelayMs: 300 } });
+    const token = new SimToken({ profile: 'hotp-fob', serialSeq: 1, clock: new ManualClock(), rng: new SeededRng(6), faults: { responseDelayMs: 300 } });
     const { client, stop } = await clientOn(token, undefined, { timeoutMs: 3000 });
     try {
       const t0 = performance.now();
@@ -157,7 +158,7 @@ describe('link faults, delays and clock jumps', () => {
   }, 30_000);
 
   it('a brown-out resets the RTC: TOTP refuses until the host sets the time', () => {
-    const clock = new FakeClock(1_800_000_000_000);
+    const clock = new ManualClock(1_800_000_000_000);
     const token = new SimToken({ profile: 'totp-60s-fob', serialSeq: 1, clock, rng: new SeededRng(9), faults: { brownOutAtSec: 10 } });
     const host = rawHost(token);
     expect(host.open()).toBe(true);
@@ -173,7 +174,7 @@ describe('link faults, delays and clock jumps', () => {
   });
 
   it('a clock jump moves the RTC by the given seconds at the given time', async () => {
-    const clock = new FakeClock(1_800_000_000_000);
+    const clock = new ManualClock(1_800_000_000_000);
     const token = new SimToken({ profile: 'totp-60s-fob', serialSeq: 1, clock, rng: new SeededRng(8), faults: { clockJumps: [{ atSec: 5, bySec: -3600 }] } });
     const before = token.device.rtc.nowMs() - clock.nowMs();
     clock.advance(4000);

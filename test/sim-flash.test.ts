@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isPowerCut } from '../firmware-sim/errors.ts';
 import { IMAGE_HEADER, RamFlash } from '../firmware-sim/flash.ts';
-import { SeededRng } from '../firmware-sim/ports.ts';
+import { loadFlashImage, saveFlashImage } from '../firmware-sim/host/files.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 
 const geo = { pageSize: 256, pageCount: 4, maxWritesPerWord: 2 };
 const dir = mkdtempSync(join(tmpdir(), 'tf-flash-'));
@@ -96,8 +97,8 @@ describe('RAM NOR flash model', () => {
     f.erase(2);
     f.write(512, new Uint8Array([1, 2, 3, 4]));
     const path = join(dir, 'flash.img');
-    f.saveTo(path);
-    const g = RamFlash.loadFrom(path);
+    saveFlashImage(f, path);
+    const g = loadFlashImage(path);
     expect(g.eraseCount(2)).toBe(2);
     expect([...g.read(512, 4)]).toEqual([1, 2, 3, 4]);
     expect([...g.toImage()]).toEqual([...f.toImage()]);
@@ -125,8 +126,8 @@ describe('flash image parser: malformed input', () => {
     });
   }
   it('reports a missing file as IO', () => {
-    expect(() => RamFlash.loadFrom(join(dir, 'nope.img'))).toThrow(expect.objectContaining({ code: 'IO' }));
+    expect(() => loadFlashImage(join(dir, 'nope.img'))).toThrow(expect.objectContaining({ code: 'IO' }));
     writeFileSync(join(dir, 'junk.img'), 'hello');
-    expect(() => RamFlash.loadFrom(join(dir, 'junk.img'))).toThrow(expect.objectContaining({ code: 'FLASH_IMAGE' }));
+    expect(() => loadFlashImage(join(dir, 'junk.img'))).toThrow(expect.objectContaining({ code: 'FLASH_IMAGE' }));
   });
 });

@@ -16,7 +16,8 @@ import { FramedTransport, memoryLinkPair, openSerialLink } from '../protocol/tra
 import { keyCheckValue, wrapPin, wrapSeed } from '../protocol/wrap.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
-import { FakeClock, SeededRng } from '../firmware-sim/ports.ts';
+import { ManualClock } from '../firmware-sim/clocks.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 
 const seedHex = '3132333435363738393031323334353637383930a1b2c3d4';
 const seed = Buffer.from(seedHex, 'hex');
@@ -61,7 +62,7 @@ function corpus(info: { devicePublicKey: Uint8Array; serial: string }, rng: Seed
 
 describe('fuzzing the serial link', () => {
   it('100,000 random and mutated frames: no crash, no seed leak, still answers PING and GET_INFO', async () => {
-    const clock = new FakeClock(1_750_000_000_000);
+    const clock = new ManualClock(1_750_000_000_000);
     const rng = new SeededRng(2026);
     const token = new SimToken({ profile: 'hotp-fob', serialSeq: 1, clock, rng: new SeededRng(7), userPresenceTimeoutMs: 40 });
     // Provision through the real protocol: PIN, a touch-policy HOTP slot with the seed.

@@ -15,7 +15,7 @@ import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
 import { openTransport, type FramedTransport } from '../protocol/transport.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
-import { SeededRng } from '../firmware-sim/ports.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const bin = join(root, 'cli', 'bin.js');

@@ -9,7 +9,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
 import { startSimulator, type Simulator } from '../firmware-sim/host/runners.ts';
-import { FakeClock, SeededRng } from '../firmware-sim/ports.ts';
+import { ManualClock } from '../firmware-sim/clocks.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 
 interface Vector {
   mode: string;
@@ -38,7 +39,7 @@ describe('OCRA slots against RFC 6287 Appendix C', () => {
   for (const suite of suites) {
     const vectors = usable.filter((v) => v.suite === suite);
     it(`${suite}: ${vectors.length} vectors`, async () => {
-      const sim = await startSimulator({ link: 'memory', profile: 'multi-slot-key', clock: new FakeClock(1_700_000_000_000), rng: new SeededRng(6287), testMode: true });
+      const sim = await startSimulator({ link: 'memory', profile: 'multi-slot-key', clock: new ManualClock(1_700_000_000_000), rng: new SeededRng(6287), testMode: true });
       sims.push(sim);
       const client = await TokenClient.open(sim.tokens[0]!.openTransport!(), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000 });
       await client.authenticate('6287');
@@ -61,7 +62,7 @@ describe('OCRA slots against RFC 6287 Appendix C', () => {
   }
 
   it('an OCRA counter wraps from 2^64-1 to 0 (RFC 6287 §5.1); an HOTP counter is exhausted there instead', async () => {
-    const sim = await startSimulator({ link: 'memory', profile: 'multi-slot-key', clock: new FakeClock(1_700_000_000_000), rng: new SeededRng(1), testMode: true });
+    const sim = await startSimulator({ link: 'memory', profile: 'multi-slot-key', clock: new ManualClock(1_700_000_000_000), rng: new SeededRng(1), testMode: true });
     sims.push(sim);
     const client = await TokenClient.open(sim.tokens[0]!.openTransport!(), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000 });
     await client.authenticate('6287');

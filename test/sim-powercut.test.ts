@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { hotpReference } from '../otp/reference.ts';
 import { isPowerCut } from '../firmware-sim/errors.ts';
 import { RamFlash } from '../firmware-sim/flash.ts';
-import { SeededRng } from '../firmware-sim/ports.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { KvStore, type StoreOp } from '../firmware-sim/store.ts';
 import { TokenStore } from '../firmware-sim/token-state.ts';
 import { AesGcmVault } from '../firmware-sim/vault.ts';
@@ -87,7 +87,7 @@ function runCampaign(seed: number, targetCuts: number) {
           const slot = emptySlots[rng.int(emptySlots.length)]!;
           const seed = new Uint8Array(20);
           rng.fill(seed);
-          tok.putSlot(slot, seed, { kind: 'HOTP', algorithm: 'SHA1', digits: 6, periodSec: 0, t0Sec: 0n, touch: true, ocraSuite: '' }, BigInt(rng.int(1000)));
+          tok.putSlot(slot, seed, { otp: { type: 'hotp', algorithm: 'SHA1', digits: 6 }, touch: true }, BigInt(rng.int(1000)));
           planned = tok.lastPlanned;
           seeds.set(incarnation(slot)!, seed);
           break;

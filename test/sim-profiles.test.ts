@@ -1,5 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { SeededRng } from '../firmware-sim/ports.ts';
+import { loadProfileDir } from '../firmware-sim/host/profile-files.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { drawUnit, formatSerial, loadProfile, luhnDigit, parseProfile, profileNames, slotCount, slotGroup } from '../firmware-sim/profiles.ts';
 
 describe('device profiles (data files)', () => {
@@ -73,5 +77,27 @@ describe('profile parser: malformed input', () => {
   it('accepts the shipped profile and rejects an unknown name', () => {
     expect(parseProfile(good, 'hotp-fob.json').name).toBe('hotp-fob');
     expect(() => loadProfile('no-such')).toThrow(expect.objectContaining({ code: 'INVALID_PROFILE' }));
+  });
+});
+
+describe('built-in profiles and profile files', () => {
+  it('lists exactly the files of firmware-sim/profiles/, parsed the same way', () => {
+    const fromDisk = loadProfileDir(resolve(import.meta.dirname, '..', 'firmware-sim', 'profiles'));
+    expect(fromDisk.map((p) => p.name)).toEqual(profileNames());
+    for (const p of fromDisk) expect(loadProfile(p.name)).toEqual(p);
+  });
+
+  it('rejects a profile file that is not JSON or whose name is not its file name', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tf-profiles-'));
+    try {
+      writeFileSync(join(dir, 'broken.json'), '{');
+      expect(() => loadProfileDir(dir)).toThrow(expect.objectContaining({ code: 'INVALID_PROFILE' }));
+      rmSync(join(dir, 'broken.json'));
+      writeFileSync(join(dir, 'other-name.json'), JSON.stringify(loadProfile('hotp-fob')));
+      expect(() => loadProfileDir(dir)).toThrow(expect.objectContaining({ code: 'INVALID_PROFILE' }));
+      expect(() => loadProfileDir(join(dir, 'missing'))).toThrow(expect.objectContaining({ code: 'IO' }));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -2,7 +2,9 @@ import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { Device } from '../firmware-sim/device.ts';
 import { RamFlash } from '../firmware-sim/flash.ts';
-import { AlwaysPressedButton, FakeClock, NULL_LOG, RecordingDisplay, SeededRng } from '../firmware-sim/ports.ts';
+import { ManualClock } from '../firmware-sim/clocks.ts';
+import { AlwaysPressedButton, NULL_LOG, RecordingDisplay } from '../firmware-sim/peripherals.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { loadProfile } from '../firmware-sim/profiles.ts';
 import { Rtc, YEAR_MS } from '../firmware-sim/rtc.ts';
 import { KvStore } from '../firmware-sim/store.ts';
@@ -11,7 +13,7 @@ import { AesGcmVault } from '../firmware-sim/vault.ts';
 
 describe('RTC model', () => {
   it('runs fast by exactly ppm x elapsed time', () => {
-    const clock = new FakeClock(0);
+    const clock = new ManualClock(0);
     const rtc = new Rtc(clock, { crystalPpm: 20 });
     clock.advance(1_000_000_000);
     expect(rtc.nowMs()).toBeCloseTo(1_000_000_000 + 20_000, 3);
@@ -21,7 +23,7 @@ describe('RTC model', () => {
   });
 
   it('integrates ageing exactly, matching a fine numeric integration', () => {
-    const clock = new FakeClock(0);
+    const clock = new ManualClock(0);
     const rtc = new Rtc(clock, { crystalPpm: 3, agingPpmPerYear: 2 });
     // numeric: sum of (3 + 2*y) ppm over 10,000 slices of two years
     const n = 10_000;
@@ -34,7 +36,7 @@ describe('RTC model', () => {
   });
 
   it('follows the parabolic temperature curve of a tuning-fork crystal', () => {
-    const clock = new FakeClock(0);
+    const clock = new ManualClock(0);
     const rtc = new Rtc(clock, { crystalPpm: 0 });
     rtc.setTemperature(-5); // 30 °C below turnover: -0.034 * 900 = -30.6 ppm
     expect(rtc.errorPpm()).toBeCloseTo(-30.6, 9);
@@ -43,7 +45,7 @@ describe('RTC model', () => {
   });
 
   it('a brown-out resets the RTC to the epoch and marks it invalid until set; jumps move it', () => {
-    const clock = new FakeClock(1_700_000_000_000);
+    const clock = new ManualClock(1_700_000_000_000);
     const rtc = new Rtc(clock, { crystalPpm: 0 });
     rtc.brownOut();
     expect(rtc.valid).toBe(false);
@@ -63,7 +65,7 @@ describe('RTC model', () => {
 describe('drift of a totp-60s-fob with +20 ppm over one simulated year', () => {
   it('is off by 20e-6 x 31,557,600 s ≈ 631 s ≈ 10 steps, and shows the code oathtool gives for that time', () => {
     const profile = loadProfile('totp-60s-fob');
-    const clock = new FakeClock(Date.UTC(2026, 0, 1));
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
     const rng = new SeededRng(5);
     const flash = new RamFlash(profile.flash);
     const huk = new Uint8Array(32).fill(3);
@@ -71,7 +73,7 @@ describe('drift of a totp-60s-fob with +20 ppm over one simulated year', () => {
       new Device({ profile, flash, clock, rng, button: new AlwaysPressedButton(), display: new RecordingDisplay(), log: NULL_LOG, huk, serialSeq: 7, testMode: true, unit: { crystalPpm: 20, agingPpmPerYear: 0, batteryLifeDays: 5000 } });
     mk();
     const seedHex = '3132333435363738393031323334353637383930';
-    new TokenStore(KvStore.open(flash), new AesGcmVault(huk, rng), rng).putSlot(0, Buffer.from(seedHex, 'hex'), { kind: 'TOTP', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n, touch: true, ocraSuite: '' }, 0n);
+    new TokenStore(KvStore.open(flash), new AesGcmVault(huk, rng), rng).putSlot(0, Buffer.from(seedHex, 'hex'), { otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n }, touch: true }, 0n);
     const dev = mk();
     dev.rtc.setMs(clock.nowMs()); // set exactly at the start
     clock.advance(YEAR_MS);

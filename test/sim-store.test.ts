@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { crc32 } from '../protocol/serial.ts';
 import { RamFlash } from '../firmware-sim/flash.ts';
-import { SeededRng } from '../firmware-sim/ports.ts';
+import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { encodeRecord, KvStore, PAGE_HEADER_BYTES } from '../firmware-sim/store.ts';
 
 const geo = { pageSize: 512, pageCount: 4, maxWritesPerWord: 2 };

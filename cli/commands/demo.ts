@@ -22,7 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
-import { CryptoRng, FakeClock, SeededRng, type Rng as SimRng } from '../../firmware-sim/ports.ts';
+import { ManualClock } from '../../firmware-sim/clocks.ts';
+import { CryptoRng } from '../../firmware-sim/host/system.ts';
+import type { Rng as SimRng } from '../../firmware-sim/ports.ts';
+import { SeededRng } from '../../firmware-sim/seeded-rng.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
 import { Journal } from '../../provisioner/journal.ts';
 import { runPipeline } from '../../provisioner/pipeline.ts';
@@ -117,7 +120,7 @@ async function provisionBatch(o: {
   rng: SeedRng;
   app: RunningApp;
   adminKey: string;
-  clock: FakeClock;
+  clock: ManualClock;
   /** Reproducible runs provision one token at a time, so seed i always goes to token i. */
   sequential: boolean;
 }): Promise<BatchReport> {
@@ -150,7 +153,7 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
   const started = Date.now();
   const dir = a.dir ? resolve(a.dir) : mkdtempSync(join(tmpdir(), 'tokenforge-demo-'));
   mkdirSync(dir, { recursive: true });
-  const clock = new FakeClock(START_MS);
+  const clock = new ManualClock(START_MS);
   const simRng: SimRng = a.seed !== undefined ? new SeededRng(a.seed) : new CryptoRng();
   const seedRng = seedRngOf(a.seed);
   const checks: Check[] = [];

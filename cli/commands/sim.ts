@@ -17,7 +17,9 @@ import { checkFaults, parseClockJump, type Faults } from '../../firmware-sim/fau
 import { simulateFleet, type FleetReport } from '../../firmware-sim/fleet.ts';
 import { startSimulator } from '../../firmware-sim/host/runners.ts';
 import { SimToken } from '../../firmware-sim/host/sim-token.ts';
-import { CryptoRng, SeededRng, SystemClock, type Log } from '../../firmware-sim/ports.ts';
+import { CryptoRng, SystemClock } from '../../firmware-sim/host/system.ts';
+import type { Log } from '../../firmware-sim/ports.ts';
+import { SeededRng } from '../../firmware-sim/seeded-rng.ts';
 import { loadProfile, profileNames } from '../../firmware-sim/profiles.ts';
 import { UsageError } from '../errors.ts';
 

@@ -19,11 +19,13 @@ import { ReadStream } from 'node:tty';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { FramedTransport, memoryLinkPair, type ByteLink, type Transport } from '../../protocol/transport.ts';
+import { ScaledClock } from '../clocks.ts';
 import { SimError } from '../errors.ts';
 import type { Faults } from '../faults.ts';
-import { CryptoRng, ScaledClock, SystemClock, type Clock, type Log, type Rng } from '../ports.ts';
+import type { Clock, Log, Rng } from '../ports.ts';
 import { loadProfile } from '../profiles.ts';
 import { SimToken } from './sim-token.ts';
+import { CryptoRng, SystemClock } from './system.ts';
 
 export type LinkKind = 'pty' | 'tcp' | 'memory';
 
@@ -253,7 +255,7 @@ export function drawFirstSerialSeq(serialFormat: string, count: number, rng: Rng
 export async function startSimulator(o: SimulatorOptions): Promise<Simulator> {
   const count = o.count ?? 1;
   if (!Number.isInteger(count) || count < 1 || count > 1000) throw new SimError('INVALID_ARGUMENT', `count: ${count} must be 1..1000`);
-  const clock = o.clock ?? (o.time === 'virtual' ? new ScaledClock(o.virtualStartMs ?? Date.now(), o.timeScale ?? 1) : new SystemClock());
+  const clock = o.clock ?? (o.time === 'virtual' ? new ScaledClock(o.virtualStartMs ?? Date.now(), o.timeScale ?? 1, new SystemClock()) : new SystemClock());
   const rng = o.rng ?? new CryptoRng();
   const firstSeq = o.firstSerialSeq ?? drawFirstSerialSeq(loadProfile(o.profile ?? 'hotp-fob').serialFormat, count, rng);
   const tokens: RunningToken[] = [];

@@ -7,16 +7,19 @@
  * The flash image is saved synchronously after every request that changed the flash and BEFORE the answer is
  * written to the link, so even a killed process cannot have shown a HOTP code whose counter is not on disk.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { encodeFrames, FrameDecoder } from '../../protocol/serial.ts';
 import { Device } from '../device.ts';
 import { SimError } from '../errors.ts';
 import { applyLinkFaults, type Faults } from '../faults.ts';
 import { RamFlash } from '../flash.ts';
-import { AlwaysPressedButton, CryptoRng, LatchedButton, NULL_LOG, RecordingDisplay, type Clock, type Log, type Rng } from '../ports.ts';
+import { AlwaysPressedButton, LatchedButton, NULL_LOG, RecordingDisplay } from '../peripherals.ts';
+import type { Clock, Log, Rng } from '../ports.ts';
 import { loadProfile, type UnitDraw } from '../profiles.ts';
 import type { RtcState } from '../rtc.ts';
+import { loadFlashImage, saveFlashImage, writeFileAtomic } from './files.ts';
+import { CryptoRng } from './system.ts';
 
 export interface SimTokenOptions {
   profile: string;
@@ -36,12 +39,6 @@ interface TokenMeta {
   profile: string;
   serialSeq: number;
   unit: UnitDraw;
-}
-
-function writeAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  writeFileSync(tmp, data, { mode });
-  renameSync(tmp, path);
 }
 
 function readJson(path: string): unknown {
@@ -122,10 +119,10 @@ export class SimToken {
       } else {
         this.#huk = new Uint8Array(32);
         new CryptoRng().fill(this.#huk);
-        writeAtomic(hukPath, this.#huk);
+        writeFileAtomic(hukPath, this.#huk);
       }
       const flashPath = join(dir, 'flash.img');
-      this.flash = existsSync(flashPath) ? RamFlash.loadFrom(flashPath) : new RamFlash(profile.flash);
+      this.flash = existsSync(flashPath) ? loadFlashImage(flashPath) : new RamFlash(profile.flash);
       const rtcPath = join(dir, 'rtc.json');
       if (existsSync(rtcPath)) rtcState = readRtcState(rtcPath);
     } else {
@@ -256,16 +253,16 @@ export class SimToken {
     const dir = this.options.stateDir;
     if (!dir) return;
     if (force || this.flash.opCount !== this.#lastSavedOps) {
-      this.flash.saveTo(join(dir, 'flash.img'));
+      saveFlashImage(this.flash, join(dir, 'flash.img'));
       this.#lastSavedOps = this.flash.opCount;
       const meta: TokenMeta = { version: 1, profile: this.options.profile, serialSeq: this.#serialSeq, unit: this.#unit! };
-      writeAtomic(join(dir, 'token.json'), JSON.stringify(meta, null, 2) + '\n');
+      writeFileAtomic(join(dir, 'token.json'), JSON.stringify(meta, null, 2) + '\n');
     }
     if (this.device.profile.rtc) {
       // The RTC state changes only when it is re-anchored (set, jump, brown-out): write it only then.
       const rtc = JSON.stringify(this.device.rtc.save());
       if (force || rtc !== this.#lastRtc) {
-        writeAtomic(join(dir, 'rtc.json'), rtc + '\n');
+        writeFileAtomic(join(dir, 'rtc.json'), rtc + '\n');
         this.#lastRtc = rtc;
       }
     }
