@@ -31,7 +31,7 @@ import type { Secret } from '../otp/secret.ts';
 import type { DeviceInfo, SlotParams } from '../protocol/messages.ts';
 import { verifyAttestation, keyCheckValue } from '../protocol/wrap.ts';
 import { ProvisionFault, type ProvisionFaultCode } from './faults.ts';
-import type { Journal, SeedRow, Stage, Step } from './journal.ts';
+import { STAGES, type Journal, type SeedRow, type Stage, type Step } from './journal/index.ts';
 import type { BatchReport, Progress, TokenResult } from './progress.ts';
 import { FatalRegistrarFault, type Registrar } from './registrar.ts';
 import type { SeedRecord, SeedType } from './seed.ts';
@@ -85,8 +85,7 @@ export interface PipelineOptions {
   signal?: AbortSignal;
 }
 
-const STAGE_ORDER: readonly Stage[] = ['pending', 'assigned', 'written', 'checked', 'locked', 'registered', 'committed'];
-const reached = (row: SeedRow, s: Stage): boolean => STAGE_ORDER.indexOf(row.stage) >= STAGE_ORDER.indexOf(s);
+const reached = (row: SeedRow, s: Stage): boolean => STAGES.indexOf(row.stage) >= STAGES.indexOf(s);
 
 /** Protocol error codes that mean the link (not the token's logic) failed: retried, then LINK_ERROR. */
 const LINK_CODES = new Set(['TIMEOUT', 'BAD_RESPONSE', 'HID_INVALID_SEQ', 'HID_MSG_TIMEOUT', 'HID_INVALID_LEN', 'HID_CHANNEL_BUSY', 'HID_OTHER', 'NOT_A_TOKEN', 'INVALID_CBOR']);
@@ -202,12 +201,12 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
   let row: SeedRow | undefined;
   let step: Step = 'identify';
   let seed: SeedRecord | undefined;
-  // Journal records are group-committed with those of the other workers (journal.ts #enqueue); each await
+  // Journal records are group-committed with those of the other workers (journal/group-commit.ts); each await
   // returns once the record is committed (fsync'ed where a power cut must not lose it), before the step acts.
   const stepTo = async (s: Step): Promise<void> => {
     step = s;
     progress.step(target.name, tokenSerial, s);
-    await journal.beginAsync(s, { target: target.name, tokenSerial, seedId: row?.id ?? null });
+    await journal.begin(s, { target: target.name, tokenSerial, seedId: row?.id ?? null });
   };
   try {
     await stepTo('identify');
@@ -222,7 +221,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     if (ctx.o.trustAnchors && ctx.o.trustAnchors.length > 0 && !verifyAttestation(info, ctx.o.trustAnchors)) {
       throw new ProvisionFault('ATTESTATION_INVALID', `token ${info.serial}: its device key is not signed by a trusted attestation key (counterfeit or unknown factory); nothing was sent to it`);
     }
-    await journal.noteAsync('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
+    await journal.note('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
     journal.clearTokenFailure(target.name);
 
     row = journal.findByToken(info.serial);
@@ -243,7 +242,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     if (!tokenLocked() && !(row && reached(row, 'locked'))) {
       await stepTo('authenticate');
       await reauth();
-      await journal.noteAsync('authenticate', { target: target.name, tokenSerial });
+      await journal.note('authenticate', { target: target.name, tokenSerial });
     }
 
     if (!row) {
@@ -257,7 +256,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       if (info.capabilities & CAPABILITY.HOTP) types.push('hotp');
       if (info.capabilities & CAPABILITY.TOTP) types.push('totp');
       if (types.length === 0) throw new ProvisionFault('TOKEN_ERROR', 'the token supports neither HOTP nor TOTP');
-      row = await journal.assignAsync(info.serial, target.name, types);
+      row = await journal.assign(info.serial, target.name, types);
     }
     seed = journal.seed(row);
     const rec = seed;
@@ -279,7 +278,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
         kcv = await withRetry(ctx, 'write', () => s.putSlot(params, rec.secret, i1), reauth);
         if (!timingSafeEqualBytes(kcv, expectedKcv)) throw new ProvisionFault('CHECK_FAILED', 'the token stored a seed with another key check value than the one sent');
       }
-      row = await journal.advanceAsync(row.id, 'write', 'written', { target: target.name, kcv });
+      row = await journal.advance(row.id, 'write', 'written', { target: target.name, kcv });
     }
 
     if (!reached(row, 'checked')) {
@@ -287,7 +286,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       const r = await withRetry(ctx, 'check', () => s.calculate(ctx.slot));
       const verdict = checkCode(ctx, rec, r);
       if (!verdict.ok) throw new ProvisionFault('CHECK_FAILED', verdict.why ?? 'the token computed another code than the seed predicts');
-      row = await journal.advanceAsync(row.id, 'check', 'checked', { target: target.name, registerCounter: verdict.registerCounter });
+      row = await journal.advance(row.id, 'check', 'checked', { target: target.name, registerCounter: verdict.registerCounter });
     }
 
     if (!reached(row, 'locked')) {
@@ -301,28 +300,28 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
           if (!tokenLocked()) throw e;
         }
       }
-      row = await journal.advanceAsync(row.id, 'lock', 'locked', { target: target.name });
+      row = await journal.advance(row.id, 'lock', 'locked', { target: target.name });
     }
 
     if (!reached(row, 'registered')) {
       await stepTo('register');
       if (ctx.o.registrar) {
         const outcome = await ctx.o.registrar.register(info.serial, rec, row.registerCounter ?? 0n);
-        row = await journal.advanceAsync(row.id, 'register', 'registered', { target: target.name, detail: outcome });
+        row = await journal.advance(row.id, 'register', 'registered', { target: target.name, detail: outcome });
       } else {
-        row = await journal.advanceAsync(row.id, 'register', 'registered', { target: target.name, detail: 'no verifier' });
+        row = await journal.advance(row.id, 'register', 'registered', { target: target.name, detail: 'no verifier' });
       }
     }
 
     await stepTo('commit');
-    row = await journal.advanceAsync(row.id, 'commit', 'committed', { target: target.name });
+    row = await journal.advance(row.id, 'commit', 'committed', { target: target.name });
     return { target: target.name, tokenSerial, seedId: row.id, status: 'ok', durationMs: ctx.now() - t0 };
   } catch (e) {
     const f = e instanceof FatalRegistrarFault ? e : classify(e, step);
     if (e instanceof FatalRegistrarFault) ctx.fatal = e;
     try {
-      if (row) await journal.failSeedAsync(row.id, step, f.code, f.message, target.name);
-      else await journal.failTokenAsync(target.name, tokenSerial, step, f.code, f.message);
+      if (row) await journal.failSeed(row.id, step, f.code, f.message, target.name);
+      else await journal.failToken(target.name, tokenSerial, step, f.code, f.message);
     } catch {
       // The journal itself failing is reported by the caller's final counts; keep the token's own reason.
     }

@@ -1,8 +1,9 @@
 /**
- * The provisioning journal (provisioner/journal.ts) on real SQLite files: encryption at rest, key handling,
+ * The provisioning journal (provisioner/journal/) on real SQLite files: encryption at rest, key handling,
  * schema-enforced invariants (assign once, stage only forward), and crash safety — a child process driving
- * the journal is killed with SIGKILL at random points and the journal is checked against what the child
- * reported as committed after every kill.
+ * the journal with one worker, through the group-committed records the pipeline writes, is killed with
+ * SIGKILL at random points and the journal is checked against what the child reported as committed after
+ * every kill.
  */
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../otp/secret.ts';
-import { Journal, keyFilePath, STAGES, type Stage } from '../provisioner/journal.ts';
+import { Journal, keyFilePath, STAGES, type Stage } from '../provisioner/journal/index.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
 import { runKillableChild } from './provision-helpers.ts';
 
@@ -86,20 +87,20 @@ describe('journal basics', () => {
     j.close();
   });
 
-  it('assigns a seed once, prefers the seed whose source serial is the token serial, and never moves back', () => {
+  it('assigns a seed once, prefers the seed whose source serial is the token serial, and never moves back', async () => {
     const path = join(dir, 'j.db');
     const j = Journal.create({ path, seeds: makeSeeds(3).records, settings: {}, key: { kind: 'file' } });
-    const a = j.assign('SRC-2');
+    const a = await j.assign('SRC-2');
     expect(a.id).toBe(2);
-    expect(j.assign('SRC-2').id).toBe(2); // idempotent per token
-    const b = j.assign('OTHER');
+    expect((await j.assign('SRC-2')).id).toBe(2); // idempotent per token
+    const b = await j.assign('OTHER');
     expect(b.id).toBe(1);
-    j.assign('THIRD');
-    expect(() => j.assign('FOURTH')).toThrow(expect.objectContaining({ code: 'NO_SEED_LEFT' }));
-    j.advance(a.id, 'write', 'written', { kcv: Uint8Array.of(1, 2, 3) });
-    j.advance(a.id, 'check', 'checked', { registerCounter: 5n });
+    await j.assign('THIRD');
+    await expect(j.assign('FOURTH')).rejects.toThrow(expect.objectContaining({ code: 'NO_SEED_LEFT' }));
+    await j.advance(a.id, 'write', 'written', { kcv: Uint8Array.of(1, 2, 3) });
+    await j.advance(a.id, 'check', 'checked', { registerCounter: 5n });
     // A stale "written" after "checked" does not move the stage back.
-    expect(j.advance(a.id, 'write', 'written').stage).toBe('checked');
+    expect((await j.advance(a.id, 'write', 'written')).stage).toBe('checked');
     j.close();
     // The schema itself forbids re-assignment and backwards moves, whoever writes to the file.
     const db = new Database(path);
@@ -110,15 +111,15 @@ describe('journal basics', () => {
     db.close();
   });
 
-  it('records failures per seed and per token, and clears them on the next success', () => {
+  it('records failures per seed and per token, and clears them on the next success', async () => {
     const j = Journal.create({ path: join(dir, 'j.db'), seeds: makeSeeds(2).records, settings: {}, key: { kind: 'file' } });
-    const r = j.assign('T1');
-    j.failSeed(r.id, 'write', 'TOKEN_UNREACHABLE', 'port closed', '/dev/pts/9');
+    const r = await j.assign('T1');
+    await j.failSeed(r.id, 'write', 'TOKEN_UNREACHABLE', 'port closed', '/dev/pts/9');
     expect(j.row(r.id)).toMatchObject({ stage: 'assigned', errorCode: 'TOKEN_UNREACHABLE', attempts: 1 });
     expect(j.counts().failedSeeds).toBe(1);
-    j.advance(r.id, 'write', 'written', { kcv: Uint8Array.of(9, 9, 9) });
+    await j.advance(r.id, 'write', 'written', { kcv: Uint8Array.of(9, 9, 9) });
     expect(j.row(r.id)).toMatchObject({ stage: 'written', errorCode: null });
-    j.failToken('/dev/pts/3', 'T2', 'authenticate', 'PIN_INVALID', 'wrong admin PIN (2 retries left)');
+    await j.failToken('/dev/pts/3', 'T2', 'authenticate', 'PIN_INVALID', 'wrong admin PIN (2 retries left)');
     expect(j.tokenFailures()).toEqual([{ target: '/dev/pts/3', tokenSerial: 'T2', code: 'PIN_INVALID', message: 'wrong admin PIN (2 retries left)' }]);
     j.clearTokenFailure('/dev/pts/3');
     expect(j.tokenFailures()).toEqual([]);
@@ -130,7 +131,7 @@ describe('journal basics', () => {
 const RANK = Object.fromEntries(STAGES.map((s, i) => [s, i])) as Record<Stage, number>;
 
 function runChild(path: string, killAfterLines: number | null): Promise<{ lines: string[]; killed: boolean }> {
-  return runKillableChild('test/provision-journal.child.ts', [path], killAfterLines);
+  return runKillableChild('test/provision-journal.child.ts', [path, '1'], killAfterLines);
 }
 
 describe('journal crash safety (kill -9 a child mid-transaction)', () => {

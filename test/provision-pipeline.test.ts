@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotp } from '../otp/hotp.ts';
 import { Secret } from '../otp/secret.ts';
-import { Journal } from '../provisioner/journal.ts';
+import { Journal } from '../provisioner/journal/index.ts';
 import { runPipeline, type PipelineOptions } from '../provisioner/pipeline.ts';
 import { createProgress } from '../provisioner/progress.ts';
 import { createHttpRegistrar } from '../provisioner/registrar.ts';

@@ -24,7 +24,7 @@ import type { Argv, CommandModule } from 'yargs';
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { CryptoRng, FakeClock, SeededRng, type Rng as SimRng } from '../../firmware-sim/ports.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
-import { Journal } from '../../provisioner/journal.ts';
+import { Journal } from '../../provisioner/journal/index.ts';
 import { runPipeline } from '../../provisioner/pipeline.ts';
 import { createProgress, type BatchReport } from '../../provisioner/progress.ts';
 import { createHttpRegistrar } from '../../provisioner/registrar.ts';

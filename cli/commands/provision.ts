@@ -17,7 +17,7 @@ import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { EXPORT_FORMATS, exportSeeds, type ExportFormat, type ExportOptions } from '../../provisioner/exports/index.ts';
 import { ProvisionFault } from '../../provisioner/faults.ts';
-import { Journal, type JournalKeyOptions } from '../../provisioner/journal.ts';
+import { Journal, type JournalKeyOptions } from '../../provisioner/journal/index.ts';
 import { committedSeeds, runPipeline, type Target } from '../../provisioner/pipeline.ts';
 import { createProgress, exitCodeOf, type ProgressMode } from '../../provisioner/progress.ts';
 import { createHttpRegistrar, type Registrar } from '../../provisioner/registrar.ts';
