@@ -27,6 +27,7 @@
 import { timingSafeEqualBytes, timingSafeEqualString } from '../otp/compare.ts';
 import { TokenforgeError } from '../otp/errors.ts';
 import { hotp } from '../otp/hotp.ts';
+import { withCounter, type OtpType } from '../otp/otp-params.ts';
 import type { Secret } from '../otp/secret.ts';
 import type { DeviceInfo, SlotParams } from '../protocol/messages.ts';
 import { verifyAttestation, keyCheckValue } from '../protocol/wrap.ts';
@@ -34,7 +35,7 @@ import { ProvisionFault, type ProvisionFaultCode } from './faults.ts';
 import { STAGES, type Journal, type SeedRow, type Stage, type Step } from './journal/index.ts';
 import type { BatchReport, Progress, TokenResult } from './progress.ts';
 import { FatalRegistrarFault, type Registrar } from './registrar.ts';
-import type { SeedRecord, SeedType } from './seed.ts';
+import type { SeedRecord } from './seed.ts';
 import { CAPABILITY } from '../protocol/registry.ts';
 
 /** What the pipeline needs from a connected token (protocol/client.ts TokenClient, adapted in targets.ts). */
@@ -119,13 +120,17 @@ export function classify(e: unknown, step: Step): ProvisionFault {
   }
 }
 
-/** PUT_SLOT parameters of a seed record. */
+/**
+ * PUT_SLOT parameters of a seed record. The seed's `otp` is what the slot computes with; the protocol still
+ * spells it as flat fields beside the slot and touch policy (this is the only place that maps them).
+ */
 export function slotParamsOf(seed: SeedRecord, slot: number, touch: 'never' | 'always'): SlotParams {
-  switch (seed.type) {
+  const p = seed.otp;
+  switch (p.type) {
     case 'hotp':
-      return { slot, type: 'hotp', touch, algorithm: seed.algorithm, digits: seed.digits, counter: seed.counter };
+      return { slot, type: 'hotp', touch, algorithm: p.algorithm, digits: p.digits, counter: p.counter };
     case 'totp':
-      return { slot, type: 'totp', touch, algorithm: seed.algorithm, digits: seed.digits, periodSec: seed.periodSec, t0Sec: seed.t0 };
+      return { slot, type: 'totp', touch, algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec };
     case 'ocra':
       throw new ProvisionFault('INVALID_ARGUMENT', `seed ${seed.serial}: OCRA seeds are not provisioned by this pipeline yet (its check needs a challenge protocol)`);
   }
@@ -167,25 +172,27 @@ async function withRetry<T>(ctx: Ctx, step: Step, fn: () => Promise<T>, reauth?:
 
 /** The code the seed predicts for what the token reported; returns the HOTP counter it matched, if any. */
 function checkCode(ctx: Ctx, seed: SeedRecord, r: { code: string; counter?: bigint; timeStep?: bigint }): { ok: boolean; registerCounter: bigint; why?: string } {
+  const p = seed.otp;
+  if (p.type === 'ocra') return { ok: false, registerCounter: 0n, why: 'OCRA seeds are not checked by this pipeline' };
   const key = seed.secret.exposeSecretBytes();
-  const opts = { algorithm: seed.algorithm, digits: seed.digits };
-  if (seed.type === 'hotp') {
+  const opts = { algorithm: p.algorithm, digits: p.digits };
+  if (p.type === 'hotp') {
     // The token reports the counter it used (or, for some firmware, the next one): accept either, and
     // register the counter after the one the token showed so the shown code is never valid again.
     const candidates: bigint[] = [];
     if (r.counter !== undefined) candidates.push(r.counter, r.counter - 1n);
-    else candidates.push(seed.counter);
+    else candidates.push(p.counter);
     for (const c of candidates) {
       if (c < 0n) continue;
       if (timingSafeEqualString(hotp(key, c, opts), r.code)) return { ok: true, registerCounter: c + 1n };
     }
-    return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at counter ${r.counter ?? seed.counter}` };
+    return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at counter ${r.counter ?? p.counter}` };
   }
   if (r.timeStep === undefined) return { ok: false, registerCounter: 0n, why: 'token did not report the time step of its code' };
   const nowSec = BigInt(Math.floor(ctx.now() / 1000));
-  const tokenTime = seed.t0 + r.timeStep * BigInt(seed.periodSec);
+  const tokenTime = p.t0Sec + r.timeStep * BigInt(p.periodSec);
   const skew = tokenTime > nowSec ? tokenTime - nowSec : nowSec - tokenTime;
-  const maxSkew = BigInt(ctx.o.maxClockSkewSec ?? 300) + BigInt(seed.periodSec);
+  const maxSkew = BigInt(ctx.o.maxClockSkewSec ?? 300) + BigInt(p.periodSec);
   if (skew > maxSkew) return { ok: false, registerCounter: 0n, why: `token clock is ${skew} s away from ours (more than ${maxSkew} s); set its time first` };
   if (!timingSafeEqualString(hotp(key, r.timeStep, opts), r.code)) return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at time step ${r.timeStep}` };
   // TOTP: the step the token just showed is registered as used, so its check code is never accepted.
@@ -252,7 +259,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       }
       step = 'assign';
       progress.step(target.name, tokenSerial, 'assign');
-      const types: SeedType[] = [];
+      const types: OtpType[] = [];
       if (info.capabilities & CAPABILITY.HOTP) types.push('hotp');
       if (info.capabilities & CAPABILITY.TOTP) types.push('totp');
       if (types.length === 0) throw new ProvisionFault('TOKEN_ERROR', 'the token supports neither HOTP nor TOTP');
@@ -383,7 +390,7 @@ export function committedSeeds(journal: Journal): SeedRecord[] {
     .filter((r) => r.stage === 'committed')
     .map((r) => {
       const s = journal.seed(r);
-      if (s.type === 'hotp' && r.registerCounter !== null) s.counter = r.registerCounter;
+      if (s.otp.type === 'hotp' && r.registerCounter !== null) s.otp = withCounter(s.otp, r.registerCounter);
       return s;
     });
 }

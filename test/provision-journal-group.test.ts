@@ -22,7 +22,7 @@ function makeSeeds(n: number): { records: SeedRecord[]; raw: Uint8Array[] } {
   for (let i = 1; i <= n; i++) {
     const bytes = Uint8Array.from(randomBytes(20));
     raw.push(bytes);
-    records.push({ serial: `SRC-${i}`, secret: Secret.copyOf(bytes), type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: 0n });
+    records.push({ serial: `SRC-${i}`, secret: Secret.copyOf(bytes), otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } });
   }
   return { records, raw };
 }

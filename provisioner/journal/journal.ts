@@ -85,7 +85,7 @@ function writeNewJournal(db: Database.Database, o: CreateJournalOptions, key: Ui
     o.seeds.forEach((s, i) => {
       const id = i + 1;
       const sealed = sealSeed(key, id, s.secret.exposeSecretBytes());
-      ins.run(id, s.serial, s.type, seedParamsToJson(s), sealed.nonce, sealed.ciphertext, t);
+      ins.run(id, s.serial, s.otp.type, seedParamsToJson(s), sealed.nonce, sealed.ciphertext, t);
     });
     meta.run('ready', '1');
   })();
