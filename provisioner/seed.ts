@@ -15,7 +15,7 @@
  */
 import { TokenforgeError } from '../otp/errors.ts';
 import { parseOcraSuite } from '../otp/ocra.ts';
-import { checkOtpParams, otpAlgorithm, otpCounter, otpDigits, type OtpParams, type OtpType } from '../otp/otp-params.ts';
+import { checkOtpParams, DEFAULT_PERIOD_SEC, otpAlgorithm, otpCounter, otpDigits, type OtpParams, type OtpType } from '../otp/otp-params.ts';
 import type { HashAlgorithm } from '../otp/params.ts';
 import { Secret } from '../otp/secret.ts';
 
@@ -85,6 +85,9 @@ export interface OtpFields {
   /** OCRA suite (RFC 6287 Section 6); needed for type 'ocra'. */
   suite?: string;
 }
+
+/** What a source assumes for a field it was not given (RFC 4226/6238 defaults: SHA-1, 6 digits, 30 s, T0 0, counter 0). */
+export const OTP_FIELD_DEFAULTS: Readonly<Omit<OtpFields, 'type' | 'suite'>> = { algorithm: 'SHA1', digits: 6, periodSec: DEFAULT_PERIOD_SEC, t0Sec: 0n, counter: 0n };
 
 /**
  * The parameters flat fields stand for: each type keeps only its own fields — HOTP the counter, TOTP the step

@@ -21,10 +21,10 @@
  */
 import { decodeBase32 } from '../../otp/base32.ts';
 import { parseOcraSuite } from '../../otp/ocra.ts';
-import { checkPeriodSec, DEFAULT_PERIOD_SEC, isOtpType, otpCounter, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
+import { checkPeriodSec, isOtpType, otpCounter, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
 import { parseHashAlgorithm } from '../../otp/params.ts';
 import { Secret } from '../../otp/secret.ts';
-import { checkSeedRecord, otpParamsFromFields, ProvisionerError, type OtpFields, type SeedRecord } from '../seed.ts';
+import { checkSeedRecord, OTP_FIELD_DEFAULTS, otpParamsFromFields, ProvisionerError, type OtpFields, type SeedRecord } from '../seed.ts';
 
 export const CSV_COLUMNS = ['serial', 'secret', 'secret_hex', 'secret_base32', 'type', 'algorithm', 'digits', 'period', 'counter', 't0', 'ocra_suite', 'user', 'label', 'issuer'] as const;
 type Column = (typeof CSV_COLUMNS)[number];
@@ -136,7 +136,7 @@ type Cell = (c: Column) => string | undefined;
 
 /** The parameters of one row (its `type` already known); errors name the line. */
 function rowParams(get: Cell, type: OtpType, line: number): OtpParams {
-  const f: OtpFields = { type, algorithm: 'SHA1', digits: 6, periodSec: DEFAULT_PERIOD_SEC, t0Sec: 0n, counter: 0n };
+  const f: OtpFields = { type, ...OTP_FIELD_DEFAULTS };
   let suiteDigits: number | undefined;
   try {
     const alg = get('algorithm');

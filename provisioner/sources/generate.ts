@@ -8,10 +8,10 @@
  * re-drawn).
  */
 import { randomBytes } from 'node:crypto';
-import { checkPeriodSec, DEFAULT_PERIOD_SEC, otpAlgorithm, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
+import { checkPeriodSec, otpAlgorithm, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
 import type { HashAlgorithm } from '../../otp/params.ts';
 import { Secret } from '../../otp/secret.ts';
-import { checkSeedRecord, otpParamsFromFields, ProvisionerError, SEED_BYTES, type SeedRecord } from '../seed.ts';
+import { checkSeedRecord, OTP_FIELD_DEFAULTS, otpParamsFromFields, ProvisionerError, SEED_BYTES, type SeedRecord } from '../seed.ts';
 
 /** The randomness port: returns `n` bytes from a CSPRNG. */
 export type Rng = (n: number) => Uint8Array;
@@ -73,7 +73,8 @@ function profileParams(profile: GenerateProfile): OtpParams {
   try {
     // A bad period is refused whatever the type, as a bad digits value is.
     if (profile.periodSec !== undefined) checkPeriodSec(profile.periodSec);
-    const f = { type, algorithm: profile.algorithm ?? 'SHA1', digits: profile.digits ?? 6, periodSec: profile.periodSec ?? DEFAULT_PERIOD_SEC, t0Sec: profile.t0 ?? 0n, counter: profile.counter ?? 0n };
+    const d = OTP_FIELD_DEFAULTS;
+    const f = { type, algorithm: profile.algorithm ?? d.algorithm, digits: profile.digits ?? d.digits, periodSec: profile.periodSec ?? d.periodSec, t0Sec: profile.t0 ?? d.t0Sec, counter: profile.counter ?? d.counter };
     return otpParamsFromFields(profile.ocraSuite === undefined ? f : { ...f, suite: profile.ocraSuite });
   } catch (e) {
     throw new ProvisionerError('INVALID_ARGUMENT', `generate: ${e instanceof Error ? e.message : String(e)}`);

@@ -12,10 +12,10 @@
  * accepted in the RFC's pkcs-5 namespace and in the xenc11 namespace that python-pskc and others write.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { DEFAULT_PERIOD_SEC, type OtpParams, type OtpType } from '../../../otp/otp-params.ts';
+import type { OtpParams, OtpType } from '../../../otp/otp-params.ts';
 import { parseHashAlgorithm, type HashAlgorithm } from '../../../otp/params.ts';
 import { Secret } from '../../../otp/secret.ts';
-import { checkSeedRecord, otpParamsFromFields, ProvisionerError, type SeedRecord } from '../../seed.ts';
+import { checkSeedRecord, OTP_FIELD_DEFAULTS, otpParamsFromFields, ProvisionerError, type SeedRecord } from '../../seed.ts';
 import { attr, child, childrenNamed, parseXml, path, textAt, type XmlElement, type XmlLimits } from './xml.ts';
 import { checkValueMac, cipherFor, decryptValue, derivePbkdf2, hmacFor, PBKDF2_URIS, type DecryptionKey, type Pbkdf2Params } from './crypto.ts';
 
@@ -427,13 +427,14 @@ function keyParams(k: PskcKey, kind: OtpType, label: string, opts: SeedConversio
   const suite = kind === 'ocra' ? ocraSuiteOf(k) : undefined;
   if (kind === 'ocra' && !suite) throw new ProvisionerError('INVALID_PSKC', `${label}: OCRA key without an OCRA suite (AlgorithmParameters/Suite)`);
   try {
+    const d = OTP_FIELD_DEFAULTS;
     const f = {
       type: kind,
-      algorithm: suiteHash(k.suite) ?? 'SHA1',
-      digits: k.responseLength ?? 6,
-      periodSec: kind === 'totp' && k.timeInterval !== undefined ? Number(k.timeInterval) : (opts.defaultPeriodSec ?? DEFAULT_PERIOD_SEC),
-      t0Sec: k.time ?? 0n,
-      counter: k.counter ?? 0n,
+      algorithm: suiteHash(k.suite) ?? d.algorithm,
+      digits: k.responseLength ?? d.digits,
+      periodSec: kind === 'totp' && k.timeInterval !== undefined ? Number(k.timeInterval) : (opts.defaultPeriodSec ?? d.periodSec),
+      t0Sec: k.time ?? d.t0Sec,
+      counter: k.counter ?? d.counter,
     };
     return otpParamsFromFields(suite === undefined ? f : { ...f, suite });
   } catch (e) {
