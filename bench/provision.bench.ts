@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
 import { generateKeyPair, signAttestation, unwrapSeed, verifyAttestation, wrapPin, wrapSeed } from '../protocol/wrap.ts';
-import { Journal } from '../provisioner/journal.ts';
+import { Journal } from '../provisioner/journal/index.ts';
 import { runPipeline } from '../provisioner/pipeline.ts';
 import { createProgress } from '../provisioner/progress.ts';
 import { createHttpRegistrar } from '../provisioner/registrar.ts';

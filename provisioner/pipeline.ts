@@ -27,14 +27,15 @@
 import { timingSafeEqualBytes, timingSafeEqualString } from '../otp/compare.ts';
 import { TokenforgeError } from '../otp/errors.ts';
 import { hotp } from '../otp/hotp.ts';
+import { withCounter, type OtpType } from '../otp/otp-params.ts';
 import type { Secret } from '../otp/secret.ts';
 import type { DeviceInfo, SlotParams } from '../protocol/messages.ts';
 import { verifyAttestation, keyCheckValue } from '../protocol/wrap.ts';
 import { ProvisionFault, type ProvisionFaultCode } from './faults.ts';
-import type { Journal, SeedRow, Stage, Step } from './journal.ts';
+import { STAGES, type Journal, type SeedRow, type Stage, type Step } from './journal/index.ts';
 import type { BatchReport, Progress, TokenResult } from './progress.ts';
 import { FatalRegistrarFault, type Registrar } from './registrar.ts';
-import type { SeedRecord, SeedType } from './seed.ts';
+import type { SeedRecord } from './seed.ts';
 import { CAPABILITY } from '../protocol/registry.ts';
 
 /** What the pipeline needs from a connected token (protocol/client.ts TokenClient, adapted in targets.ts). */
@@ -85,8 +86,7 @@ export interface PipelineOptions {
   signal?: AbortSignal;
 }
 
-const STAGE_ORDER: readonly Stage[] = ['pending', 'assigned', 'written', 'checked', 'locked', 'registered', 'committed'];
-const reached = (row: SeedRow, s: Stage): boolean => STAGE_ORDER.indexOf(row.stage) >= STAGE_ORDER.indexOf(s);
+const reached = (row: SeedRow, s: Stage): boolean => STAGES.indexOf(row.stage) >= STAGES.indexOf(s);
 
 /** Protocol error codes that mean the link (not the token's logic) failed: retried, then LINK_ERROR. */
 const LINK_CODES = new Set(['TIMEOUT', 'BAD_RESPONSE', 'HID_INVALID_SEQ', 'HID_MSG_TIMEOUT', 'HID_INVALID_LEN', 'HID_CHANNEL_BUSY', 'HID_OTHER', 'NOT_A_TOKEN', 'INVALID_CBOR']);
@@ -120,13 +120,17 @@ export function classify(e: unknown, step: Step): ProvisionFault {
   }
 }
 
-/** PUT_SLOT parameters of a seed record. */
+/**
+ * PUT_SLOT parameters of a seed record. The seed's `otp` is what the slot computes with; the protocol still
+ * spells it as flat fields beside the slot and touch policy (this is the only place that maps them).
+ */
 export function slotParamsOf(seed: SeedRecord, slot: number, touch: 'never' | 'always'): SlotParams {
-  switch (seed.type) {
+  const p = seed.otp;
+  switch (p.type) {
     case 'hotp':
-      return { slot, type: 'hotp', touch, algorithm: seed.algorithm, digits: seed.digits, counter: seed.counter };
+      return { slot, type: 'hotp', touch, algorithm: p.algorithm, digits: p.digits, counter: p.counter };
     case 'totp':
-      return { slot, type: 'totp', touch, algorithm: seed.algorithm, digits: seed.digits, periodSec: seed.periodSec, t0Sec: seed.t0 };
+      return { slot, type: 'totp', touch, algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec };
     case 'ocra':
       throw new ProvisionFault('INVALID_ARGUMENT', `seed ${seed.serial}: OCRA seeds are not provisioned by this pipeline yet (its check needs a challenge protocol)`);
   }
@@ -168,25 +172,27 @@ async function withRetry<T>(ctx: Ctx, step: Step, fn: () => Promise<T>, reauth?:
 
 /** The code the seed predicts for what the token reported; returns the HOTP counter it matched, if any. */
 function checkCode(ctx: Ctx, seed: SeedRecord, r: { code: string; counter?: bigint; timeStep?: bigint }): { ok: boolean; registerCounter: bigint; why?: string } {
+  const p = seed.otp;
+  if (p.type === 'ocra') return { ok: false, registerCounter: 0n, why: 'OCRA seeds are not checked by this pipeline' };
   const key = seed.secret.exposeSecretBytes();
-  const opts = { algorithm: seed.algorithm, digits: seed.digits };
-  if (seed.type === 'hotp') {
+  const opts = { algorithm: p.algorithm, digits: p.digits };
+  if (p.type === 'hotp') {
     // The token reports the counter it used (or, for some firmware, the next one): accept either, and
     // register the counter after the one the token showed so the shown code is never valid again.
     const candidates: bigint[] = [];
     if (r.counter !== undefined) candidates.push(r.counter, r.counter - 1n);
-    else candidates.push(seed.counter);
+    else candidates.push(p.counter);
     for (const c of candidates) {
       if (c < 0n) continue;
       if (timingSafeEqualString(hotp(key, c, opts), r.code)) return { ok: true, registerCounter: c + 1n };
     }
-    return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at counter ${r.counter ?? seed.counter}` };
+    return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at counter ${r.counter ?? p.counter}` };
   }
   if (r.timeStep === undefined) return { ok: false, registerCounter: 0n, why: 'token did not report the time step of its code' };
   const nowSec = BigInt(Math.floor(ctx.now() / 1000));
-  const tokenTime = seed.t0 + r.timeStep * BigInt(seed.periodSec);
+  const tokenTime = p.t0Sec + r.timeStep * BigInt(p.periodSec);
   const skew = tokenTime > nowSec ? tokenTime - nowSec : nowSec - tokenTime;
-  const maxSkew = BigInt(ctx.o.maxClockSkewSec ?? 300) + BigInt(seed.periodSec);
+  const maxSkew = BigInt(ctx.o.maxClockSkewSec ?? 300) + BigInt(p.periodSec);
   if (skew > maxSkew) return { ok: false, registerCounter: 0n, why: `token clock is ${skew} s away from ours (more than ${maxSkew} s); set its time first` };
   if (!timingSafeEqualString(hotp(key, r.timeStep, opts), r.code)) return { ok: false, registerCounter: 0n, why: `token showed a code that does not match the seed at time step ${r.timeStep}` };
   // TOTP: the step the token just showed is registered as used, so its check code is never accepted.
@@ -202,12 +208,12 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
   let row: SeedRow | undefined;
   let step: Step = 'identify';
   let seed: SeedRecord | undefined;
-  // Journal records are group-committed with those of the other workers (journal.ts #enqueue); each await
+  // Journal records are group-committed with those of the other workers (journal/group-commit.ts); each await
   // returns once the record is committed (fsync'ed where a power cut must not lose it), before the step acts.
   const stepTo = async (s: Step): Promise<void> => {
     step = s;
     progress.step(target.name, tokenSerial, s);
-    await journal.beginAsync(s, { target: target.name, tokenSerial, seedId: row?.id ?? null });
+    await journal.begin(s, { target: target.name, tokenSerial, seedId: row?.id ?? null });
   };
   try {
     await stepTo('identify');
@@ -222,7 +228,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     if (ctx.o.trustAnchors && ctx.o.trustAnchors.length > 0 && !verifyAttestation(info, ctx.o.trustAnchors)) {
       throw new ProvisionFault('ATTESTATION_INVALID', `token ${info.serial}: its device key is not signed by a trusted attestation key (counterfeit or unknown factory); nothing was sent to it`);
     }
-    await journal.noteAsync('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
+    await journal.note('identify', { target: target.name, tokenSerial, detail: `${info.model} ${info.firmwareVersion} state ${info.state}` });
     journal.clearTokenFailure(target.name);
 
     row = journal.findByToken(info.serial);
@@ -243,7 +249,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
     if (!tokenLocked() && !(row && reached(row, 'locked'))) {
       await stepTo('authenticate');
       await reauth();
-      await journal.noteAsync('authenticate', { target: target.name, tokenSerial });
+      await journal.note('authenticate', { target: target.name, tokenSerial });
     }
 
     if (!row) {
@@ -253,11 +259,11 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       }
       step = 'assign';
       progress.step(target.name, tokenSerial, 'assign');
-      const types: SeedType[] = [];
+      const types: OtpType[] = [];
       if (info.capabilities & CAPABILITY.HOTP) types.push('hotp');
       if (info.capabilities & CAPABILITY.TOTP) types.push('totp');
       if (types.length === 0) throw new ProvisionFault('TOKEN_ERROR', 'the token supports neither HOTP nor TOTP');
-      row = await journal.assignAsync(info.serial, target.name, types);
+      row = await journal.assign(info.serial, target.name, types);
     }
     seed = journal.seed(row);
     const rec = seed;
@@ -279,7 +285,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
         kcv = await withRetry(ctx, 'write', () => s.putSlot(params, rec.secret, i1), reauth);
         if (!timingSafeEqualBytes(kcv, expectedKcv)) throw new ProvisionFault('CHECK_FAILED', 'the token stored a seed with another key check value than the one sent');
       }
-      row = await journal.advanceAsync(row.id, 'write', 'written', { target: target.name, kcv });
+      row = await journal.advance(row.id, 'write', 'written', { target: target.name, kcv });
     }
 
     if (!reached(row, 'checked')) {
@@ -287,7 +293,7 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
       const r = await withRetry(ctx, 'check', () => s.calculate(ctx.slot));
       const verdict = checkCode(ctx, rec, r);
       if (!verdict.ok) throw new ProvisionFault('CHECK_FAILED', verdict.why ?? 'the token computed another code than the seed predicts');
-      row = await journal.advanceAsync(row.id, 'check', 'checked', { target: target.name, registerCounter: verdict.registerCounter });
+      row = await journal.advance(row.id, 'check', 'checked', { target: target.name, registerCounter: verdict.registerCounter });
     }
 
     if (!reached(row, 'locked')) {
@@ -301,28 +307,28 @@ async function provisionOne(ctx: Ctx, target: Target): Promise<TokenResult> {
           if (!tokenLocked()) throw e;
         }
       }
-      row = await journal.advanceAsync(row.id, 'lock', 'locked', { target: target.name });
+      row = await journal.advance(row.id, 'lock', 'locked', { target: target.name });
     }
 
     if (!reached(row, 'registered')) {
       await stepTo('register');
       if (ctx.o.registrar) {
         const outcome = await ctx.o.registrar.register(info.serial, rec, row.registerCounter ?? 0n);
-        row = await journal.advanceAsync(row.id, 'register', 'registered', { target: target.name, detail: outcome });
+        row = await journal.advance(row.id, 'register', 'registered', { target: target.name, detail: outcome });
       } else {
-        row = await journal.advanceAsync(row.id, 'register', 'registered', { target: target.name, detail: 'no verifier' });
+        row = await journal.advance(row.id, 'register', 'registered', { target: target.name, detail: 'no verifier' });
       }
     }
 
     await stepTo('commit');
-    row = await journal.advanceAsync(row.id, 'commit', 'committed', { target: target.name });
+    row = await journal.advance(row.id, 'commit', 'committed', { target: target.name });
     return { target: target.name, tokenSerial, seedId: row.id, status: 'ok', durationMs: ctx.now() - t0 };
   } catch (e) {
     const f = e instanceof FatalRegistrarFault ? e : classify(e, step);
     if (e instanceof FatalRegistrarFault) ctx.fatal = e;
     try {
-      if (row) await journal.failSeedAsync(row.id, step, f.code, f.message, target.name);
-      else await journal.failTokenAsync(target.name, tokenSerial, step, f.code, f.message);
+      if (row) await journal.failSeed(row.id, step, f.code, f.message, target.name);
+      else await journal.failToken(target.name, tokenSerial, step, f.code, f.message);
     } catch {
       // The journal itself failing is reported by the caller's final counts; keep the token's own reason.
     }
@@ -384,7 +390,7 @@ export function committedSeeds(journal: Journal): SeedRecord[] {
     .filter((r) => r.stage === 'committed')
     .map((r) => {
       const s = journal.seed(r);
-      if (s.type === 'hotp' && r.registerCounter !== null) s.counter = r.registerCounter;
+      if (s.otp.type === 'hotp' && r.registerCounter !== null) s.otp = withCounter(s.otp, r.registerCounter);
       return s;
     });
 }

@@ -7,7 +7,7 @@
  * The report is a value (`BatchReport`) so that the CLI derives its exit code from it: 0 only when every
  * token of the batch succeeded. No event carries a seed.
  */
-import type { Step } from './journal.ts';
+import type { Step } from './journal/index.ts';
 
 export type ProgressMode = 'tty' | 'json' | 'plain';
 

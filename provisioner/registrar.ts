@@ -17,6 +17,7 @@
  * body; it is never in an error message (verifier messages never echo a secret either).
  */
 import { bytesToHex } from '../otp/hex.ts';
+import { otpAlgorithm, otpDigits } from '../otp/otp-params.ts';
 import type { SeedRecord } from './seed.ts';
 import { ProvisionFault } from './faults.ts';
 
@@ -58,23 +59,24 @@ function baseUrl(url: string): string {
 
 /** The JSON body of a registration (exported for tests; contains the seed — never log it). */
 export function registrationBody(tokenSerial: string, seed: SeedRecord, counter: bigint): Record<string, unknown> {
+  const p = seed.otp;
   const body: Record<string, unknown> = {
     serial: tokenSerial,
-    type: seed.type,
-    algorithm: seed.algorithm,
-    digits: seed.digits,
+    type: p.type,
+    algorithm: otpAlgorithm(p),
+    digits: otpDigits(p),
     secret: bytesToHex(seed.secret.exposeSecretBytes()),
     secretEncoding: 'hex',
   };
-  if (seed.type === 'totp') {
-    body['period'] = seed.periodSec;
-    body['t0'] = seed.t0.toString();
+  if (p.type === 'totp') {
+    body['period'] = p.periodSec;
+    body['t0'] = p.t0Sec.toString();
     // The time step of the code shown during the check: the verifier never accepts it (or an earlier one).
     body['lastStep'] = counter.toString();
   } else {
     body['counter'] = counter.toString();
   }
-  if (seed.type === 'ocra' && seed.ocraSuite !== undefined) body['ocraSuite'] = seed.ocraSuite;
+  if (p.type === 'ocra') body['ocraSuite'] = p.suite;
   if (seed.user !== undefined) body['user'] = seed.user;
   if (seed.label !== undefined) body['label'] = seed.label;
   return body;

@@ -34,7 +34,7 @@ let totpSeeds: SeedRecord[];
 
 beforeAll(async () => {
   hotpSeeds = generateSeeds(2, { serialPrefix: 'HOTP-', serialStart: 1, counter: 5n }, nodeRng);
-  hotpSeeds[1]!.digits = 8;
+  hotpSeeds[1]!.otp = { type: 'hotp', algorithm: 'SHA1', digits: 8, counter: 5n };
   totpSeeds = generateSeeds(1, { type: 'totp', serialPrefix: 'TOTP-', serialStart: 1 }, nodeRng);
   hotpSeeds[0]!.user = 'tf-alice';
   await exportSeeds([...hotpSeeds, ...totpSeeds], { format: 'pam-oath', file: usersFile });

@@ -22,7 +22,7 @@ import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
 import { openTransport } from '../protocol/transport.ts';
 import { keyCheckValue } from '../protocol/wrap.ts';
-import { Journal } from '../provisioner/journal.ts';
+import { Journal } from '../provisioner/journal/index.ts';
 import { CLI, startCli, startVerifier, stopChild, verifyCode, type RunningVerifier } from './provision-helpers.ts';
 
 const N = Number(process.env['PROVISION_CRASH_TOKENS'] ?? 8);

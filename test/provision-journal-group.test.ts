@@ -1,5 +1,5 @@
 /**
- * Group commit in the provisioning journal (provisioner/journal.ts `#enqueue`), on real SQLite files: records
+ * Group commit in the provisioning journal (provisioner/journal/index.ts `#enqueue`), on real SQLite files: records
  * asked for in the same tick share one transaction, each promise settles only after that transaction committed
  * (seen from a second connection), a failing record is rolled back alone, a batch is fsync'ed exactly when one
  * of its records needs it — and a child process writing with concurrent workers, killed with SIGKILL at random
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Secret } from '../otp/secret.ts';
-import { Journal, STAGES, type Stage } from '../provisioner/journal.ts';
+import { Journal, STAGES, type Stage } from '../provisioner/journal/index.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
 import { runKillableChild } from './provision-helpers.ts';
 
@@ -22,7 +22,7 @@ function makeSeeds(n: number): { records: SeedRecord[]; raw: Uint8Array[] } {
   for (let i = 1; i <= n; i++) {
     const bytes = Uint8Array.from(randomBytes(20));
     raw.push(bytes);
-    records.push({ serial: `SRC-${i}`, secret: Secret.copyOf(bytes), type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: 0n });
+    records.push({ serial: `SRC-${i}`, secret: Secret.copyOf(bytes), otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } });
   }
   return { records, raw };
 }
@@ -47,7 +47,7 @@ describe('journal group commit', () => {
       const seen: number[] = [];
       const assigned = await Promise.all(
         ['A', 'B', 'C', 'D', 'E', 'F'].map((t) =>
-          j.assignAsync(`TOK-${t}`, `port-${t}`).then((row) => {
+          j.assign(`TOK-${t}`, `port-${t}`).then((row) => {
             // Settled after COMMIT: another connection already sees the assignment.
             seen.push(stageOf(row.id));
             return row;
@@ -59,15 +59,15 @@ describe('journal group commit', () => {
       expect(j.commitStats()).toEqual({ transactions: 1, durableTransactions: 1, records: 6 });
 
       // Records of one tick that need no fsync commit together with synchronous=NORMAL.
-      await Promise.all(assigned.map((r) => j.beginAsync('write', { seedId: r.id, tokenSerial: r.tokenSerial })));
-      const written = await Promise.all(assigned.map((r) => j.advanceAsync(r.id, 'write', 'written', { kcv: Uint8Array.of(r.id) })));
+      await Promise.all(assigned.map((r) => j.begin('write', { seedId: r.id, tokenSerial: r.tokenSerial })));
+      const written = await Promise.all(assigned.map((r) => j.advance(r.id, 'write', 'written', { kcv: Uint8Array.of(r.id) })));
       expect(written.map((r) => r.stage)).toEqual(Array(6).fill('written'));
       expect(j.commitStats()).toEqual({ transactions: 3, durableTransactions: 1, records: 18 });
       // One 'checked' record (which must survive a power cut) makes its whole batch fsync'ed.
       await Promise.all([
-        j.advanceAsync(assigned[0]!.id, 'check', 'checked', { registerCounter: 1n }),
-        j.advanceAsync(assigned[1]!.id, 'lock', 'locked').catch(() => undefined),
-        j.noteAsync('identify', { target: 'port-X' }),
+        j.advance(assigned[0]!.id, 'check', 'checked', { registerCounter: 1n }),
+        j.advance(assigned[1]!.id, 'lock', 'locked').catch(() => undefined),
+        j.note('identify', { target: 'port-X' }),
       ]);
       expect(j.commitStats()).toEqual({ transactions: 4, durableTransactions: 2, records: 21 });
       expect(stageOf(assigned[0]!.id)).toBe(RANK.checked);
@@ -82,23 +82,23 @@ describe('journal group commit', () => {
     const j = Journal.create({ path, seeds: makeSeeds(2).records, settings: {}, key: { kind: 'file' } });
     try {
       const results = await Promise.allSettled([
-        j.assignAsync('T1'),
-        j.assignAsync('T2'),
-        j.assignAsync('T3'), // no seed left
-        j.advanceAsync(99, 'write', 'written', { kcv: Uint8Array.of(1) }), // no such seed
+        j.assign('T1'),
+        j.assign('T2'),
+        j.assign('T3'), // no seed left
+        j.advance(99, 'write', 'written', { kcv: Uint8Array.of(1) }), // no such seed
       ]);
       expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
       expect(results[2]).toMatchObject({ reason: { code: 'NO_SEED_LEFT' } });
       expect(results[3]).toMatchObject({ reason: { code: 'JOURNAL_CORRUPT' } });
       expect(j.commitStats().transactions).toBe(1);
       const t2 = j.findByToken('T2')!;
-      await j.advanceAsync(t2.id, 'write', 'written', { kcv: Uint8Array.of(4) });
-      await j.advanceAsync(t2.id, 'register', 'registered', { registerCounter: 3n });
+      await j.advance(t2.id, 'write', 'written', { kcv: Uint8Array.of(4) });
+      await j.advance(t2.id, 'register', 'registered', { registerCounter: 3n });
       // This record writes the KCV, then is refused (a registered counter cannot change): its SAVEPOINT undoes
       // the KCV it had written, while the record batched with it commits.
       const [refused, note] = await Promise.allSettled([
-        j.advanceAsync(t2.id, 'check', 'checked', { kcv: Uint8Array.of(7, 7), registerCounter: 5n }),
-        j.noteAsync('identify', { target: 'port-N' }),
+        j.advance(t2.id, 'check', 'checked', { kcv: Uint8Array.of(7, 7), registerCounter: 5n }),
+        j.note('identify', { target: 'port-N' }),
       ]);
       expect(refused).toMatchObject({ status: 'rejected', reason: { code: 'JOURNAL_CORRUPT' } });
       expect(note.status).toBe('fulfilled');
@@ -116,7 +116,7 @@ describe('journal group commit', () => {
   it('close() commits records still queued', async () => {
     const path = join(dir, 'c.db');
     const j = Journal.create({ path, seeds: makeSeeds(1).records, settings: {}, key: { kind: 'file' } });
-    const p = j.assignAsync('T1');
+    const p = j.assign('T1');
     j.close();
     expect((await p).tokenSerial).toBe('T1');
     const again = Journal.open(path, { kind: 'file' });
@@ -126,7 +126,7 @@ describe('journal group commit', () => {
 });
 
 function runChild(path: string, workers: number, killAfterLines: number | null): Promise<{ lines: string[]; killed: boolean }> {
-  return runKillableChild('test/provision-journal-group.child.ts', [path, String(workers)], killAfterLines);
+  return runKillableChild('test/provision-journal.child.ts', [path, String(workers)], killAfterLines);
 }
 
 describe('journal group commit crash safety (kill -9 a child with concurrent workers)', () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotp } from '../otp/hotp.ts';
 import { Secret } from '../otp/secret.ts';
-import { Journal } from '../provisioner/journal.ts';
+import { Journal } from '../provisioner/journal/index.ts';
 import { runPipeline, type PipelineOptions } from '../provisioner/pipeline.ts';
 import { createProgress } from '../provisioner/progress.ts';
 import { createHttpRegistrar } from '../provisioner/registrar.ts';
@@ -73,10 +73,10 @@ describe('pipeline on simulated tokens with the real verifier', () => {
       expect(s.sim.device.info().state).toBe('LOCKED');
       const row = j.findByToken(s.sim.serial)!;
       const rec = j.seed(row);
-      expect(rec.type).toBe(s.sim.serial.startsWith('H') ? 'hotp' : 'totp');
+      expect(rec.otp.type).toBe(s.sim.serial.startsWith('H') ? 'hotp' : 'totp');
       const code = s.sim.press(0);
       expect(code).toMatch(/^\d{6}$/);
-      if (rec.type === 'hotp') {
+      if (rec.otp.type === 'hotp') {
         // The code the token shows on a button press is accepted by the verifier.
         expect(await verifyCode(v, s.sim.serial, code)).toBe('ok');
       } else {
@@ -156,7 +156,7 @@ describe('pipeline on simulated tokens with the real verifier', () => {
     expect(pre2.ok).toBe(1);
     other.close();
     // Serial already registered on the verifier with another seed:
-    await createHttpRegistrar({ url: v.url, apiKey: v.adminKey }).register(conflict.sim.serial, { serial: 'x', secret: new Secret(Uint8Array.from(randomBytes(20))), type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: 0n }, 0n);
+    await createHttpRegistrar({ url: v.url, apiKey: v.adminKey }).register(conflict.sim.serial, { serial: 'x', secret: new Secret(Uint8Array.from(randomBytes(20))), otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, 0n);
     // Unplugged mid-write: the link closes when PUT_SLOT arrives.
     unplugged.filter = (chunk) => !(chunk.length > 10 && chunk.includes(0x90) && chunk[chunk.indexOf(0x90) + 3] === COMMAND.PUT_SLOT);
 

@@ -1,7 +1,8 @@
 /**
  * The registrar against the REAL verifier (`tokenforge verifier serve`, a child process on a free port):
  * created / existing (idempotent) / 409 conflict / refused key / verifier down, and the registered counter
- * is the one after the code the token showed during the check (never reused).
+ * is the one after the code the token showed during the check (never reused); and the request body, byte for
+ * byte, for each token type.
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -10,7 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotp } from '../otp/hotp.ts';
 import { Secret } from '../otp/secret.ts';
-import { createHttpRegistrar, FatalRegistrarFault } from '../provisioner/registrar.ts';
+import { createHttpRegistrar, FatalRegistrarFault, registrationBody } from '../provisioner/registrar.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
 import { getToken, startVerifier, verifyCode, type RunningVerifier } from './provision-helpers.ts';
 
@@ -26,7 +27,7 @@ afterAll(async () => {
 });
 
 function seed(bytes: Uint8Array, over: Partial<SeedRecord> = {}): SeedRecord {
-  return { serial: 'SRC', secret: Secret.copyOf(bytes), type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: 0n, ...over };
+  return { serial: 'SRC', secret: Secret.copyOf(bytes), otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n }, ...over };
 }
 
 describe('registrar against the real verifier', () => {
@@ -51,7 +52,7 @@ describe('registrar against the real verifier', () => {
     const r = createHttpRegistrar({ url: v.url, apiKey: v.adminKey });
     const key = Uint8Array.from(randomBytes(32));
     const serial = `TOT${Date.now() % 100000}`;
-    expect(await r.register(serial, seed(key, { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 60 }), 0n)).toBe('created');
+    expect(await r.register(serial, seed(key, { otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 60, t0Sec: 0n } }), 0n)).toBe('created');
     const step = BigInt(Math.floor(Date.now() / 1000 / 60));
     expect(await verifyCode(v, serial, hotp(key, step, { algorithm: 'SHA256', digits: 8 }))).toBe('ok');
   });
@@ -71,5 +72,19 @@ describe('registrar against the real verifier', () => {
     const r = createHttpRegistrar({ url: v.url, apiKey: v.adminKey });
     // 10 bytes: under the 16-byte minimum of RFC 4226 R6, which the verifier refuses.
     await expect(r.register('SHORT1', seed(Uint8Array.from(randomBytes(10))), 1n)).rejects.toMatchObject({ code: 'REGISTER_FAILED', message: expect.stringContaining('secret') });
+  });
+
+  it('sends the same JSON body, byte for byte, for each token type', () => {
+    const k = Uint8Array.from(Buffer.from('3132333435363738393031323334353637383930', 'hex'));
+    const hex = '3132333435363738393031323334353637383930';
+    expect(JSON.stringify(registrationBody('T1', seed(k, { user: 'alice', label: 'fob 1' }), 8n))).toBe(
+      `{"serial":"T1","type":"hotp","algorithm":"SHA1","digits":6,"secret":"${hex}","secretEncoding":"hex","counter":"8","user":"alice","label":"fob 1"}`,
+    );
+    expect(JSON.stringify(registrationBody('T2', seed(k, { otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 60, t0Sec: 30n } }), 29_000_000n))).toBe(
+      `{"serial":"T2","type":"totp","algorithm":"SHA256","digits":8,"secret":"${hex}","secretEncoding":"hex","period":60,"t0":"30","lastStep":"29000000"}`,
+    );
+    expect(JSON.stringify(registrationBody('T3', seed(k, { otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA256-8:C-QN08', counter: 4n } }), 5n))).toBe(
+      `{"serial":"T3","type":"ocra","algorithm":"SHA256","digits":8,"secret":"${hex}","secretEncoding":"hex","counter":"5","ocraSuite":"OCRA-1:HOTP-SHA256-8:C-QN08"}`,
+    );
   });
 });

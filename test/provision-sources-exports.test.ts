@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { otpDigits } from '../otp/otp-params.ts';
 import { Secret } from '../otp/secret.ts';
 import { exportSeeds, renderExport } from '../provisioner/exports/index.ts';
 import type { SeedRecord } from '../provisioner/seed.ts';
@@ -21,7 +22,7 @@ const mixed = (): SeedRecord[] => [
   ...generateSeeds(1, { type: 'totp', algorithm: 'SHA512', digits: 8, periodSec: 60, t0: 30n, serialPrefix: 'T', serialStart: 1 }, nodeRng),
   ...generateSeeds(1, { type: 'ocra', ocraSuite: 'OCRA-1:HOTP-SHA256-8:C-QN08', serialPrefix: 'O', serialStart: 1 }, nodeRng),
 ];
-const key = (rs: SeedRecord[]): unknown[] => rs.map((r) => [r.serial, hex(r.secret.exposeSecretBytes()), r.type, r.algorithm, r.digits, r.periodSec, r.t0, r.counter, r.ocraSuite ?? null, r.label ?? null]);
+const key = (rs: SeedRecord[]): unknown[] => rs.map((r) => [r.serial, hex(r.secret.exposeSecretBytes()), r.otp, r.label ?? null]);
 
 describe('round trips', () => {
   it('CSV export loads back unchanged', () => {
@@ -63,7 +64,7 @@ describe('option checks', () => {
   });
   it('an invalid record is refused before anything is written', async () => {
     const rs = mixed();
-    rs.push({ serial: 'bad serial\n', secret: new Secret(new Uint8Array(20)), type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: 0n });
+    rs.push({ serial: 'bad serial\n', secret: new Secret(new Uint8Array(20)), otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } });
     const file = join(tmp.dir, 'never.csv');
     await expect(exportSeeds(rs, { format: 'csv', file })).rejects.toMatchObject({ code: 'INVALID_SEED' });
     expect(() => statSync(file)).toThrow();
@@ -100,7 +101,7 @@ describe('tokenforge pskc convert', () => {
     expect(r.stdout).toMatch(/wrote 1 seed\(s\) as pskc \(mode 0600\)/);
     expect(statSync(out).mode & 0o777).toBe(0o600);
     const seeds = await loadSeeds({ kind: 'pskc', file: out, psk: 'ffeeddccbbaa99887766554433221100' });
-    expect(seeds.map((s) => [s.serial, hex(s.secret.exposeSecretBytes()), s.digits])).toEqual([['987654321', '3132333435363738393031323334353637383930', 8]]);
+    expect(seeds.map((s) => [s.serial, hex(s.secret.exposeSecretBytes()), otpDigits(s.otp)])).toEqual([['987654321', '3132333435363738393031323334353637383930', 8]]);
     const users = join(tmp.dir, 'users.oath');
     const r2 = await tokenforge(['pskc', 'convert', out, users, '--psk', 'ffeeddccbbaa99887766554433221100', '--format', 'pam-oath']);
     expect(r2.code, r2.stderr).toBe(0);

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { encodeBase32 } from '../otp/base32.ts';
+import { otpAlgorithm, otpCounter, otpDigits } from '../otp/otp-params.ts';
 import { ProvisionerError, type SeedRecord } from '../provisioner/seed.ts';
 import { csvToSeeds, generateSeeds, loadSeeds, nodeRng, readSeeds, type Rng } from '../provisioner/sources/index.ts';
 import { hex, tempDir } from './pskc-helpers.ts';
@@ -32,7 +33,7 @@ describe('generate', () => {
     for (const [algorithm, len] of [['SHA1', 20], ['SHA256', 32], ['SHA512', 64]] as const) {
       const [r] = generateSeeds(1, { algorithm, type: 'totp' }, nodeRng);
       expect(r!.secret.length).toBe(len);
-      expect(r).toMatchObject({ type: 'totp', algorithm, digits: 6, periodSec: 30, counter: 0n, t0: 0n });
+      expect(r!.otp).toEqual({ type: 'totp', algorithm, digits: 6, periodSec: 30, t0Sec: 0n });
     }
   });
   it('uses the injected rng (replayable) and never repeats a serial in a batch', () => {
@@ -50,11 +51,12 @@ describe('generate', () => {
   });
   it('profile options: sequential serials, digits, period, counter, OCRA', () => {
     const hotp = generateSeeds(3, { serialPrefix: 'LAB-', serialStart: 98, serialWidth: 4, digits: 8, counter: 5n }, nodeRng);
-    expect(hotp.map((r) => [r.serial, r.digits, r.counter])).toEqual([['LAB-0098', 8, 5n], ['LAB-0099', 8, 5n], ['LAB-0100', 8, 5n]]);
+    expect(hotp.map((r) => [r.serial, r.otp])).toEqual(['LAB-0098', 'LAB-0099', 'LAB-0100'].map((s) => [s, { type: 'hotp', algorithm: 'SHA1', digits: 8, counter: 5n }]));
     const [totp] = generateSeeds(1, { type: 'totp', periodSec: 60, t0: 100n }, nodeRng);
-    expect(totp).toMatchObject({ periodSec: 60, t0: 100n, counter: 0n });
+    expect(totp!.otp).toEqual({ type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 100n });
     const [ocra] = generateSeeds(1, { type: 'ocra', ocraSuite: 'OCRA-1:HOTP-SHA256-8:QN08' }, nodeRng);
-    expect(ocra).toMatchObject({ type: 'ocra', algorithm: 'SHA256', digits: 8, ocraSuite: 'OCRA-1:HOTP-SHA256-8:QN08' });
+    expect(ocra!.otp).toEqual({ type: 'ocra', suite: 'OCRA-1:HOTP-SHA256-8:QN08' });
+    expect([otpAlgorithm(ocra!.otp), otpDigits(ocra!.otp)]).toEqual(['SHA256', 8]);
     expect(ocra!.secret.length).toBe(32);
   });
   it.each([
@@ -77,7 +79,7 @@ describe('generate', () => {
 
 describe('CSV', () => {
   const K = '3132333435363738393031323334353637383930';
-  const summary = (rs: SeedRecord[]): unknown[] => rs.map((r) => [r.serial, hex(r.secret.exposeSecretBytes()), r.type, r.algorithm, r.digits, r.periodSec, r.counter, r.t0, r.user ?? null]);
+  const summary = (rs: SeedRecord[]): unknown[] => rs.map((r) => [r.serial, hex(r.secret.exposeSecretBytes()), r.otp, r.user ?? null]);
   it('hex, base32 and prefixed secrets; defaults; any column order; quoting; comments', () => {
     const b32 = encodeBase32(Buffer.from(K, 'hex'));
     const text = [
@@ -89,16 +91,17 @@ describe('CSV', () => {
       `"A3",,hex:${K.toUpperCase()},,,,,,`,
     ].join('\r\n');
     expect(summary(csvToSeeds(text))).toEqual([
-      ['A1', K, 'hotp', 'SHA1', 8, 30, 42n, 0n, 'alice'],
-      ['A2', K, 'totp', 'SHA256', 6, 60, 0n, 1000n, 'bob, jr'],
-      ['A3', K, 'hotp', 'SHA1', 6, 30, 0n, 0n, null],
+      ['A1', K, { type: 'hotp', algorithm: 'SHA1', digits: 8, counter: 42n }, 'alice'],
+      ['A2', K, { type: 'totp', algorithm: 'SHA256', digits: 6, periodSec: 60, t0Sec: 1000n }, 'bob, jr'],
+      ['A3', K, { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n }, null],
     ]);
     const b = csvToSeeds(`serial,secret_base32\nB1,${b32.replace(/(.{4})/g, '$1 ')}\n`);
     expect(hex(b[0]!.secret.exposeSecretBytes())).toBe(K);
     const o = csvToSeeds(`serial,secret_hex,type,ocra_suite\nO1,${K},ocra,OCRA-1:HOTP-SHA1-6:QN08\n`);
-    expect(o[0]).toMatchObject({ type: 'ocra', digits: 6, algorithm: 'SHA1', ocraSuite: 'OCRA-1:HOTP-SHA1-6:QN08' });
-    expect(csvToSeeds(`serial,secret\nC1,${K}\n`)[0]!.counter).toBe(0n);
-    expect(csvToSeeds(`serial,secret,counter\nC1,${K},18446744073709551615\n`)[0]!.counter).toBe(18446744073709551615n);
+    expect(o[0]!.otp).toEqual({ type: 'ocra', suite: 'OCRA-1:HOTP-SHA1-6:QN08' });
+    expect([otpAlgorithm(o[0]!.otp), otpDigits(o[0]!.otp)]).toEqual(['SHA1', 6]);
+    expect(otpCounter(csvToSeeds(`serial,secret\nC1,${K}\n`)[0]!.otp)).toBe(0n);
+    expect(otpCounter(csvToSeeds(`serial,secret,counter\nC1,${K},18446744073709551615\n`)[0]!.otp)).toBe(18446744073709551615n);
   });
 
   it.each([
@@ -124,6 +127,10 @@ describe('CSV', () => {
     ['counter on TOTP', `serial,secret,type,counter\nA,${K},totp,5\n`, /TOTP seed has no counter/],
     ['bad algorithm', `serial,secret,algorithm\nA,${K},md5\n`, /md5/],
     ['OCRA suite disagreeing with digits', `serial,secret,type,ocra_suite,digits\nA,${K},ocra,OCRA-1:HOTP-SHA1-6:QN08,8\n`, /OCRA suite/],
+    ['OCRA without a suite', `serial,secret,type\nA,${K},ocra\n`, /needs an ocra_suite/],
+    ['OCRA suite on another type', `serial,secret,type,ocra_suite\nA,${K},hotp,OCRA-1:HOTP-SHA1-6:QN08\n`, /for type ocra only/],
+    ['counter on an OCRA suite without C', `serial,secret,type,ocra_suite,counter\nA,${K},ocra,OCRA-1:HOTP-SHA1-6:QN08,5\n`, /no counter input/],
+    ['period 0', `serial,secret,period\nA,${K},0\n`, /period/],
     ['serial with a control character', `serial,secret\n"A\tB",${K}\n`, /serial must be/],
   ])('%s', (_n, text, message) => {
     let err: unknown;
@@ -150,7 +157,7 @@ describe('loadSeeds / readSeeds over files', () => {
     const file = join(tmp.dir, 'seeds.csv');
     writeFileSync(file, 'serial,secret_hex,type\nS1,00112233445566778899aabbccddeeff,hotp\nS2,00112233445566778899aabbccddeeff00,totp\n');
     const got: string[] = [];
-    for await (const r of readSeeds({ kind: 'csv', file })) got.push(`${r.serial}/${r.type}`);
+    for await (const r of readSeeds({ kind: 'csv', file })) got.push(`${r.serial}/${r.otp.type}`);
     expect(got).toEqual(['S1/hotp', 'S2/totp']);
     const bad = join(tmp.dir, 'bad.csv');
     writeFileSync(bad, 'serial,secret_hex\nS1,00112233445566778899aabbccddeeff\nS2,zz\n');

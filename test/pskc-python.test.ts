@@ -68,31 +68,31 @@ describe('files written by python3-pskc import correctly', () => {
     (written ??= run(PYTHON, ['-c', WRITE_PY, tmp.dir]).then((r) => {
       if (r.code !== 0) throw new Error(`python3-pskc failed: ${r.stderr}`);
     }));
-  const summary = (rs: SeedRecord[]): unknown[] => rs.map((r) => ({ serial: r.serial, secret: hex(r.secret.exposeSecretBytes()), type: r.type, digits: r.digits, counter: r.counter, periodSec: r.periodSec }));
+  const summary = (rs: SeedRecord[]): unknown[] => rs.map((r) => ({ serial: r.serial, secret: hex(r.secret.exposeSecretBytes()), otp: r.otp }));
 
   it('plain', async () => {
     await ensureWritten();
     expect(summary(await loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'plain.pskcxml') }))).toEqual([
-      { serial: 'PY-PLAIN-1', secret: '3132333435363738393031323334353637383930', type: 'hotp', digits: 8, counter: 42n, periodSec: 30 },
-      { serial: 'PY-PLAIN-2', secret: 'a1b2c3d4e5f60718293a4b5c6d7e8f9001122334', type: 'totp', digits: 6, counter: 0n, periodSec: 60 },
+      { serial: 'PY-PLAIN-1', secret: '3132333435363738393031323334353637383930', otp: { type: 'hotp', algorithm: 'SHA1', digits: 8, counter: 42n } },
+      { serial: 'PY-PLAIN-2', secret: 'a1b2c3d4e5f60718293a4b5c6d7e8f9001122334', otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n } },
     ]);
   });
   it('pre-shared key, AES-128-CBC + HMAC-SHA1, encrypted counter', async () => {
     await ensureWritten();
     expect(summary(await loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'psk128.pskcxml'), psk: '000102030405060708090a0b0c0d0e0f' }))).toEqual([
-      { serial: 'PY-PSK-1', secret: '0123456789abcdef0123456789abcdef01234567', type: 'hotp', digits: 6, counter: 7n, periodSec: 30 },
+      { serial: 'PY-PSK-1', secret: '0123456789abcdef0123456789abcdef01234567', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 7n } },
     ]);
   });
   it('pre-shared key, AES-256-CBC + HMAC-SHA256, the #totp URN', async () => {
     await ensureWritten();
     expect(summary(await loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'psk256.pskcxml'), psk: `${'00'.repeat(31)}01` }))).toEqual([
-      { serial: 'PY-PSK-2', secret: 'ffeeddccbbaa99887766554433221100ffeeddcc', type: 'totp', digits: 8, counter: 0n, periodSec: 30 },
+      { serial: 'PY-PSK-2', secret: 'ffeeddccbbaa99887766554433221100ffeeddcc', otp: { type: 'totp', algorithm: 'SHA1', digits: 8, periodSec: 30, t0Sec: 0n } },
     ]);
   });
   it('pre-shared key, KW-AES-128 (RFC 3394)', async () => {
     await ensureWritten();
     expect(summary(await loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'kw.pskcxml'), psk: '0f0e0d0c0b0a09080706050403020100' }))).toEqual([
-      { serial: 'PY-KW-1', secret: '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', type: 'hotp', digits: 6, counter: 0n, periodSec: 30 },
+      { serial: 'PY-KW-1', secret: '00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } },
     ]);
     await expect(loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'kw.pskcxml'), psk: '0f0e0d0c0b0a09080706050403020101' })).rejects.toMatchObject({ code: 'INVALID_DECRYPTION' });
   });
@@ -100,7 +100,7 @@ describe('files written by python3-pskc import correctly', () => {
     await ensureWritten();
     expect(readFileSync(join(tmp.dir, 'password.pskcxml'), 'utf8')).toContain('xenc11:PBKDF2-params');
     expect(summary(await loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'password.pskcxml'), password: 'correct horse' }))).toEqual([
-      { serial: 'PY-PW-1', secret: '3132333435363738393031323334353637383930', type: 'hotp', digits: 6, counter: 5n, periodSec: 30 },
+      { serial: 'PY-PW-1', secret: '3132333435363738393031323334353637383930', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 5n } },
     ]);
     await expect(loadSeeds({ kind: 'pskc', file: join(tmp.dir, 'password.pskcxml'), password: 'wrong horse' })).rejects.toMatchObject({
       code: expect.stringMatching(/^INVALID_(DECRYPTION|MAC)$/),
@@ -110,9 +110,9 @@ describe('files written by python3-pskc import correctly', () => {
 
 describe('PSKC files we export validate with pskctool and load in python3-pskc', () => {
   const records = (): SeedRecord[] => [
-    { serial: 'TF00000001', secret: Secret.copyOf(Buffer.from('3132333435363738393031323334353637383930', 'hex')), type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, counter: 17n, user: 'alice', issuer: 'Example & Co <test>' },
-    { serial: 'TF00000002', secret: Secret.copyOf(Buffer.from('3132333435363738393031323334353637383930313233343536373839303132', 'hex')), type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 60, t0: 0n, counter: 0n, label: 'fob "2"' },
-    { serial: 'TF00000003', secret: Secret.copyOf(Buffer.alloc(64, 0xab)), type: 'totp', algorithm: 'SHA512', digits: 6, periodSec: 30, t0: 1_000n, counter: 0n },
+    { serial: 'TF00000001', secret: Secret.copyOf(Buffer.from('3132333435363738393031323334353637383930', 'hex')), otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 17n }, user: 'alice', issuer: 'Example & Co <test>' },
+    { serial: 'TF00000002', secret: Secret.copyOf(Buffer.from('3132333435363738393031323334353637383930313233343536373839303132', 'hex')), otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 60, t0Sec: 0n }, label: 'fob "2"' },
+    { serial: 'TF00000003', secret: Secret.copyOf(Buffer.alloc(64, 0xab)), otp: { type: 'totp', algorithm: 'SHA512', digits: 6, periodSec: 30, t0Sec: 1_000n } },
   ];
   const expected = [
     { serial: 'TF00000001', secret: '3132333435363738393031323334353637383930', algorithm: 'urn:ietf:params:xml:ns:keyprov:pskc:hotp', counter: 17, interval: null, digits: 6, suite: null, userid: 'alice' },
@@ -136,9 +136,7 @@ describe('PSKC files we export validate with pskctool and load in python3-pskc',
     expect(JSON.parse(py.stdout)).toEqual(expected);
     // ... and our own reader gives the records back.
     const back = await loadSeeds({ kind: 'pskc', file, ...(mode === 'psk' ? { psk: secret } : mode === 'password' ? { password: secret } : {}) });
-    expect(back.map((r) => [r.serial, r.type, r.algorithm, r.digits, r.periodSec, r.t0, r.counter, hex(r.secret.exposeSecretBytes())])).toEqual(
-      records().map((r) => [r.serial, r.type, r.algorithm, r.digits, r.periodSec, r.t0, r.counter, hex(r.secret.exposeSecretBytes())]),
-    );
+    expect(back.map((r) => [r.serial, r.otp, hex(r.secret.exposeSecretBytes())])).toEqual(records().map((r) => [r.serial, r.otp, hex(r.secret.exposeSecretBytes())]));
     if (name !== 'plain') expect(readFileSync(file, 'utf8')).not.toMatch(/PlainValue>[A-Za-z0-9+/]{20,}/);
   });
 

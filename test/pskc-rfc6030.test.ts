@@ -7,6 +7,7 @@ import { constants, createHash, generateKeyPairSync, publicEncrypt } from 'node:
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { otpDigits } from '../otp/otp-params.ts';
 import { ProvisionerError } from '../provisioner/seed.ts';
 import { decryptPskc, parsePskc, pskcToSeeds } from '../provisioner/sources/pskc/parse.ts';
 import { loadSeeds } from '../provisioner/sources/index.ts';
@@ -71,9 +72,9 @@ describe('RFC 6030 figures give the expected secrets (EXPECTED.json)', () => {
 
   it('seed records: PIN keys skipped, the Key Id stands in for a missing serial', () => {
     const fig5 = pskcToSeeds(read('rfc6030-figure5-pin-policy.xml'));
-    expect(fig5.map((r) => [r.serial, r.type, r.digits, r.counter])).toEqual([['987654321', 'hotp', 8, 0n]]);
+    expect(fig5.map((r) => [r.serial, r.otp])).toEqual([['987654321', { type: 'hotp', algorithm: 'SHA1', digits: 8, counter: 0n }]]);
     const fig2 = pskcToSeeds(read('rfc6030-figure2-basic-plain.xml'));
-    expect(fig2.map((r) => [r.serial, r.keyId, hex(r.secret.exposeSecretBytes()), r.digits])).toEqual([['12345678', '12345678', '31323334', 6]]);
+    expect(fig2.map((r) => [r.serial, r.keyId, hex(r.secret.exposeSecretBytes()), otpDigits(r.otp)])).toEqual([['12345678', '12345678', '31323334', 6]]);
     const fig10 = pskcToSeeds(read('rfc6030-figure10-bulk.xml'));
     expect(fig10.map((r) => r.serial)).toEqual(['654321', '123456', '9999999', '9999999']);
   });
@@ -146,7 +147,7 @@ describe('RSA key transport on files we encrypt ourselves (RFC 6030 Section 6.3)
   ])('%s decrypts with the private key', async (name, uri, enc, extra) => {
     const xml = withCipher(uri, enc(), extra);
     const seeds = pskcToSeeds(xml, { privateKey: pem });
-    expect(seeds.map((s) => [s.serial, hex(s.secret.exposeSecretBytes()), s.digits])).toEqual([['987654321', secret.toString('hex'), 6]]);
+    expect(seeds.map((s) => [s.serial, hex(s.secret.exposeSecretBytes()), otpDigits(s.otp)])).toEqual([['987654321', secret.toString('hex'), 6]]);
     if (!name.startsWith('rsa-1_5')) return; // one CLI run is enough to prove --private-key is wired
     const file = join(tmp.dir, 'rsa.xml');
     const keyFile = join(tmp.dir, 'rsa.pem');

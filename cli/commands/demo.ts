@@ -27,7 +27,7 @@ import { CryptoRng } from '../../firmware-sim/host/system.ts';
 import type { Rng as SimRng } from '../../firmware-sim/ports.ts';
 import { SeededRng } from '../../firmware-sim/seeded-rng.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
-import { Journal } from '../../provisioner/journal.ts';
+import { Journal } from '../../provisioner/journal/index.ts';
 import { runPipeline } from '../../provisioner/pipeline.ts';
 import { createProgress, type BatchReport } from '../../provisioner/progress.ts';
 import { createHttpRegistrar } from '../../provisioner/registrar.ts';

@@ -12,16 +12,17 @@
 import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { hexToBytes } from '../../otp/hex.ts';
+import { isOtpType } from '../../otp/otp-params.ts';
 import { parseHashAlgorithm } from '../../otp/params.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { EXPORT_FORMATS, exportSeeds, type ExportFormat, type ExportOptions } from '../../provisioner/exports/index.ts';
 import { ProvisionFault } from '../../provisioner/faults.ts';
-import { Journal, type JournalKeyOptions } from '../../provisioner/journal.ts';
+import { Journal, type JournalKeyOptions } from '../../provisioner/journal/index.ts';
 import { committedSeeds, runPipeline, type Target } from '../../provisioner/pipeline.ts';
 import { createProgress, exitCodeOf, type ProgressMode } from '../../provisioner/progress.ts';
 import { createHttpRegistrar, type Registrar } from '../../provisioner/registrar.ts';
-import { ProvisionerError, SEED_TYPES, wipeSeeds, type SeedType } from '../../provisioner/seed.ts';
+import { ProvisionerError, wipeSeeds } from '../../provisioner/seed.ts';
 import { loadSeeds, nodeRng, type GenerateProfile, type SeedSource } from '../../provisioner/sources/index.ts';
 import { clientSessionFactory, discoverPorts, parseTargetDescriptors, parseUsbId, targetsFromDescriptors, transportTarget } from '../../provisioner/targets.ts';
 import { UsageError } from '../errors.ts';
@@ -96,8 +97,8 @@ function sourceOf(a: Args): SeedSource | undefined {
     const profile: GenerateProfile = {};
     const type = single(a.type, '--type');
     if (type !== undefined) {
-      if (!(SEED_TYPES as readonly string[]).includes(type) || type === 'ocra') throw new UsageError(`--type: "${type}" must be hotp or totp`);
-      profile.type = type as SeedType;
+      if (!isOtpType(type) || type === 'ocra') throw new UsageError(`--type: "${type}" must be hotp or totp`);
+      profile.type = type;
     }
     const alg = single(a.algorithm, '--algorithm');
     if (alg !== undefined) {

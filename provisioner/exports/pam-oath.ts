@@ -26,17 +26,18 @@ export function pamOathLine(r: SeedRecord, user: string): string {
     throw new ProvisionerError('INVALID_ARGUMENT', `pam_oath export: seed ${r.serial}: ${why}`);
   };
   if (!/^[\x21-\x7e]+$/.test(user) || user.startsWith('#')) refuse(`user name "${user.slice(0, 40)}" must be printable ASCII without spaces and must not start with #`);
-  if (r.type === 'ocra') refuse('pam_oath has no OCRA support');
-  if (r.algorithm !== 'SHA1') refuse(`pam_oath only computes HMAC-SHA1, the seed is ${r.algorithm}`);
-  if (r.digits < 6 || r.digits > 8) refuse(`pam_oath supports 6, 7 or 8 digits, the seed has ${r.digits}`);
+  const p = r.otp;
+  if (p.type === 'ocra') return refuse('pam_oath has no OCRA support');
+  if (p.algorithm !== 'SHA1') refuse(`pam_oath only computes HMAC-SHA1, the seed is ${p.algorithm}`);
+  if (p.digits < 6 || p.digits > 8) refuse(`pam_oath supports 6, 7 or 8 digits, the seed has ${p.digits}`);
   if (r.secret.length > PAM_OATH_MAX_KEY_BYTES) refuse(`pam_oath reads keys of at most ${PAM_OATH_MAX_KEY_BYTES} bytes, the seed has ${r.secret.length}`);
   const hex = Buffer.from(r.secret.exposeSecretBytes()).toString('hex');
-  if (r.type === 'totp') {
-    if (r.periodSec !== 30 && r.periodSec !== 60) refuse(`pam_oath supports a 30 or 60 s time step, the seed has ${r.periodSec} s`);
-    if (r.t0 !== 0n) refuse('pam_oath assumes T0 = 0');
-    return `HOTP/T${r.periodSec}/${r.digits}\t${user}\t-\t${hex}\t0`;
+  if (p.type === 'totp') {
+    if (p.periodSec !== 30 && p.periodSec !== 60) refuse(`pam_oath supports a 30 or 60 s time step, the seed has ${p.periodSec} s`);
+    if (p.t0Sec !== 0n) refuse('pam_oath assumes T0 = 0');
+    return `HOTP/T${p.periodSec}/${p.digits}\t${user}\t-\t${hex}\t0`;
   }
-  return `HOTP/E/${r.digits}\t${user}\t-\t${hex}\t${r.counter}`;
+  return `HOTP/E/${p.digits}\t${user}\t-\t${hex}\t${p.counter}`;
 }
 
 /** The whole users file. All records are checked before any line is produced. */

@@ -12,7 +12,8 @@
  * Element order follows the RFC 6030 schema so that `pskctool --validate` accepts the output. Only counters,
  * periods and T0 are written in clear (they are not secret). The randomness comes in through the rng port.
  */
-import { ProvisionerError, checkSeedRecord, type SeedRecord } from '../seed.ts';
+import { otpDigits } from '../../otp/otp-params.ts';
+import { ProvisionerError, checkSeedRecord, seedCounter, type SeedRecord } from '../seed.ts';
 import { derivePbkdf2, encryptCbc, hmac, PKCS5_NS, URI, XMLENC, XMLENC11 } from '../sources/pskc/crypto.ts';
 import { PSKC_NS } from '../sources/pskc/parse.ts';
 import type { Rng } from '../sources/generate.ts';
@@ -92,12 +93,13 @@ export function seedsToPskc(records: readonly SeedRecord[], protection: PskcProt
       body.push(`${ind(1)}<pskc:KeyPackage>`, `${ind(2)}<pskc:DeviceInfo>`);
       if (r.manufacturer !== undefined) body.push(`${ind(3)}<pskc:Manufacturer>${xmlEscape(r.manufacturer)}</pskc:Manufacturer>`);
       body.push(`${ind(3)}<pskc:SerialNo>${xmlEscape(r.serial)}</pskc:SerialNo>`, `${ind(2)}</pskc:DeviceInfo>`);
-      body.push(`${ind(2)}<pskc:Key Id="${xmlEscape(id)}" Algorithm="${ALGORITHM_URN[r.type]}">`);
+      const p = r.otp;
+      body.push(`${ind(2)}<pskc:Key Id="${xmlEscape(id)}" Algorithm="${ALGORITHM_URN[p.type]}">`);
       if (r.issuer !== undefined) body.push(`${ind(3)}<pskc:Issuer>${xmlEscape(r.issuer)}</pskc:Issuer>`);
       body.push(`${ind(3)}<pskc:AlgorithmParameters>`);
-      if (r.type === 'ocra') body.push(`${ind(4)}<pskc:Suite>${xmlEscape(r.ocraSuite ?? '')}</pskc:Suite>`);
-      else if (r.algorithm !== 'SHA1') body.push(`${ind(4)}<pskc:Suite>HMAC-${r.algorithm}</pskc:Suite>`);
-      body.push(`${ind(4)}<pskc:ResponseFormat Length="${r.digits}" Encoding="DECIMAL"/>`, `${ind(3)}</pskc:AlgorithmParameters>`);
+      if (p.type === 'ocra') body.push(`${ind(4)}<pskc:Suite>${xmlEscape(p.suite)}</pskc:Suite>`);
+      else if (p.algorithm !== 'SHA1') body.push(`${ind(4)}<pskc:Suite>HMAC-${p.algorithm}</pskc:Suite>`);
+      body.push(`${ind(4)}<pskc:ResponseFormat Length="${otpDigits(p)}" Encoding="DECIMAL"/>`, `${ind(3)}</pskc:AlgorithmParameters>`);
       if (r.label !== undefined) body.push(`${ind(3)}<pskc:FriendlyName>${xmlEscape(r.label)}</pskc:FriendlyName>`);
       body.push(`${ind(3)}<pskc:Data>`, `${ind(4)}<pskc:Secret>`);
       const secret = r.secret.exposeSecretBytes();
@@ -112,11 +114,10 @@ export function seedsToPskc(records: readonly SeedRecord[], protection: PskcProt
         );
       } else body.push(`${ind(5)}<pskc:PlainValue>${b64(secret)}</pskc:PlainValue>`);
       body.push(`${ind(4)}</pskc:Secret>`);
-      if (r.type !== 'totp') body.push(`${ind(4)}<pskc:Counter><pskc:PlainValue>${r.counter}</pskc:PlainValue></pskc:Counter>`);
-      if (r.type === 'totp') {
-        if (r.t0 !== 0n) body.push(`${ind(4)}<pskc:Time><pskc:PlainValue>${r.t0}</pskc:PlainValue></pskc:Time>`);
-        body.push(`${ind(4)}<pskc:TimeInterval><pskc:PlainValue>${r.periodSec}</pskc:PlainValue></pskc:TimeInterval>`);
-      }
+      if (p.type === 'totp') {
+        if (p.t0Sec !== 0n) body.push(`${ind(4)}<pskc:Time><pskc:PlainValue>${p.t0Sec}</pskc:PlainValue></pskc:Time>`);
+        body.push(`${ind(4)}<pskc:TimeInterval><pskc:PlainValue>${p.periodSec}</pskc:PlainValue></pskc:TimeInterval>`);
+      } else body.push(`${ind(4)}<pskc:Counter><pskc:PlainValue>${seedCounter(r)}</pskc:PlainValue></pskc:Counter>`);
       body.push(`${ind(3)}</pskc:Data>`);
       if (r.user !== undefined) body.push(`${ind(3)}<pskc:UserId>${xmlEscape(r.user)}</pskc:UserId>`);
       body.push(`${ind(2)}</pskc:Key>`, `${ind(1)}</pskc:KeyPackage>`);

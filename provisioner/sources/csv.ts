@@ -12,16 +12,19 @@
  *   period            TOTP time step in seconds               (default 30)
  *   counter           HOTP initial counter, 0..2^64-1         (default 0)
  *   t0                TOTP T0 in Unix seconds                 (default 0)
- *   ocra_suite, user, label, issuer                           (optional)
- * Empty cells mean the default. Blank lines and lines starting with '#' are skipped. Unknown columns are an
+ *   ocra_suite        OCRA suite, for type ocra only
+ *   user, label, issuer                                       (optional)
+ * Empty cells mean the default. A cell another type does not use (period, t0 for HOTP) is checked and ignored;
+ * a counter is refused where there is none (TOTP, an OCRA suite without C) unless it is 0. Blank lines and lines starting with '#' are skipped. Unknown columns are an
  * error (a typo such as "couter" must not silently load counter 0). Errors name the line and the column but
  * never echo a secret.
  */
 import { decodeBase32 } from '../../otp/base32.ts';
 import { parseOcraSuite } from '../../otp/ocra.ts';
+import { checkPeriodSec, isOtpType, otpCounter, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
 import { parseHashAlgorithm } from '../../otp/params.ts';
 import { Secret } from '../../otp/secret.ts';
-import { checkSeedRecord, DEFAULT_PERIOD_SEC, ProvisionerError, SEED_TYPES, type SeedRecord, type SeedType } from '../seed.ts';
+import { checkSeedRecord, OTP_FIELD_DEFAULTS, otpParamsFromFields, ProvisionerError, type OtpFields, type SeedRecord } from '../seed.ts';
 
 export const CSV_COLUMNS = ['serial', 'secret', 'secret_hex', 'secret_base32', 'type', 'algorithm', 'digits', 'period', 'counter', 't0', 'ocra_suite', 'user', 'label', 'issuer'] as const;
 type Column = (typeof CSV_COLUMNS)[number];
@@ -129,6 +132,49 @@ function parseUint(v: string, line: number, col: string, max: bigint): bigint {
   return n;
 }
 
+type Cell = (c: Column) => string | undefined;
+
+/** The parameters of one row (its `type` already known); errors name the line. */
+function rowParams(get: Cell, type: OtpType, line: number): OtpParams {
+  const f: OtpFields = { type, ...OTP_FIELD_DEFAULTS };
+  let suiteDigits: number | undefined;
+  try {
+    const alg = get('algorithm');
+    if (alg !== undefined) f.algorithm = parseHashAlgorithm(alg);
+    const suite = get('ocra_suite');
+    if (suite !== undefined) {
+      if (type !== 'ocra') bad(line, `ocra_suite is for type ocra only, not ${type}`);
+      suiteDigits = parseOcraSuite(suite).digits;
+      f.suite = suite;
+    }
+  } catch (e) {
+    if (e instanceof ProvisionerError) throw e;
+    bad(line, e instanceof Error ? e.message : String(e));
+  }
+  const digits = get('digits');
+  if (digits !== undefined) f.digits = Number(parseUint(digits, line, 'digits', 99n));
+  const period = get('period');
+  if (period !== undefined) {
+    f.periodSec = Number(parseUint(period, line, 'period', 86_400n));
+    try {
+      checkPeriodSec(f.periodSec);
+    } catch (e) {
+      bad(line, e instanceof Error ? e.message : String(e));
+    }
+  }
+  const counter = get('counter');
+  if (counter !== undefined) f.counter = parseUint(counter, line, 'counter', (1n << 64n) - 1n);
+  const t0 = get('t0');
+  if (t0 !== undefined) f.t0Sec = parseUint(t0, line, 't0', 1n << 40n);
+  if (type === 'totp' && counter !== undefined && f.counter !== 0n) bad(line, 'a TOTP seed has no counter; leave the counter cell empty or use type hotp');
+  if (type !== 'ocra') return otpParamsFromFields(f);
+  if (f.suite === undefined) bad(line, 'an OCRA record needs an ocra_suite');
+  if (digits !== undefined && f.digits !== suiteDigits) bad(line, `digits ${f.digits} differ from the OCRA suite's ${suiteDigits}`);
+  const otp = otpParamsFromFields(f);
+  if (otpCounter(otp) === undefined && counter !== undefined && f.counter !== 0n) bad(line, `the OCRA suite ${f.suite} has no counter input (C); leave the counter cell empty`);
+  return otp;
+}
+
 /** Parses CSV text into seed records. All or nothing. */
 export function csvToSeeds(text: string, limits: CsvLimits = {}): SeedRecord[] {
   const rows = parseCsvRows(text, (limits.maxRows ?? DEFAULT_CSV_MAX_ROWS) + 1);
@@ -147,68 +193,39 @@ export function csvToSeeds(text: string, limits: CsvLimits = {}): SeedRecord[] {
   if (!seen.has('serial')) bad(header.line, 'the header has no serial column');
   const secretCols = cols.filter((c) => c === 'secret' || c === 'secret_hex' || c === 'secret_base32');
   if (secretCols.length !== 1) bad(header.line, 'the header needs exactly one of secret, secret_hex, secret_base32');
+  const secretCol = secretCols[0]!;
   const out: SeedRecord[] = [];
+  let secret: Secret | undefined;
   try {
     for (const row of rows) {
       if (row.cells.length !== cols.length) bad(row.line, `${row.cells.length} fields, but the header has ${cols.length}`);
-      const get = (c: Column): string | undefined => {
+      const get: Cell = (c) => {
         const idx = cols.indexOf(c);
         const v = idx === -1 ? undefined : row.cells[idx]!.trim();
         return v === '' ? undefined : v;
       };
       const serial = get('serial') ?? bad(row.line, 'serial is empty');
       const typeText = (get('type') ?? 'hotp').toLowerCase();
-      if (!(SEED_TYPES as readonly string[]).includes(typeText)) bad(row.line, `type "${typeText.slice(0, 20)}" is not hotp, totp or ocra`);
-      const type = typeText as SeedType;
-      const secretCol = secretCols[0]!;
-      const secret = new Secret(decodeSecret(secretCol, row.cells[cols.indexOf(secretCol)]!, row.line));
-      const r: SeedRecord = {
-        serial,
-        secret,
-        type,
-        algorithm: 'SHA1',
-        digits: 6,
-        periodSec: DEFAULT_PERIOD_SEC,
-        t0: 0n,
-        counter: 0n,
-      };
-      out.push(r);
-      try {
-        const alg = get('algorithm');
-        if (alg !== undefined) r.algorithm = parseHashAlgorithm(alg);
-        const suite = get('ocra_suite');
-        if (suite !== undefined) {
-          const s = parseOcraSuite(suite);
-          r.ocraSuite = suite;
-          r.algorithm = s.algorithm;
-          r.digits = s.digits;
-        }
-      } catch (e) {
-        bad(row.line, e instanceof Error ? e.message : String(e));
-      }
-      const digits = get('digits');
-      if (digits !== undefined) r.digits = Number(parseUint(digits, row.line, 'digits', 99n));
-      const period = get('period');
-      if (period !== undefined) r.periodSec = Number(parseUint(period, row.line, 'period', 86_400n));
-      const counter = get('counter');
-      if (counter !== undefined) r.counter = parseUint(counter, row.line, 'counter', (1n << 64n) - 1n);
-      const t0 = get('t0');
-      if (t0 !== undefined) r.t0 = parseUint(t0, row.line, 't0', 1n << 40n);
+      if (!isOtpType(typeText)) bad(row.line, `type "${typeText.slice(0, 20)}" is not hotp, totp or ocra`);
+      secret = new Secret(decodeSecret(secretCol, row.cells[cols.indexOf(secretCol)]!, row.line));
+      const r: SeedRecord = { serial, secret, otp: rowParams(get, typeText, row.line) };
       const user = get('user');
       if (user !== undefined) r.user = user;
       const label = get('label');
       if (label !== undefined) r.label = label;
       const issuer = get('issuer');
       if (issuer !== undefined) r.issuer = issuer;
-      if (type === 'totp' && counter !== undefined && r.counter !== 0n) bad(row.line, 'a TOTP seed has no counter; leave the counter cell empty or use type hotp');
       try {
         checkSeedRecord(r, `CSV line ${row.line}`);
       } catch (e) {
         if (e instanceof ProvisionerError) throw new ProvisionerError('INVALID_CSV', e.message);
         throw e;
       }
+      out.push(r);
+      secret = undefined;
     }
   } catch (e) {
+    secret?.wipe();
     for (const r of out) r.secret.wipe();
     throw e;
   }

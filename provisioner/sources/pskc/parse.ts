@@ -12,10 +12,10 @@
  * accepted in the RFC's pkcs-5 namespace and in the xenc11 namespace that python-pskc and others write.
  */
 import { createPrivateKey, type KeyObject } from 'node:crypto';
-import { parseOcraSuite } from '../../../otp/ocra.ts';
+import type { OtpParams, OtpType } from '../../../otp/otp-params.ts';
 import { parseHashAlgorithm, type HashAlgorithm } from '../../../otp/params.ts';
 import { Secret } from '../../../otp/secret.ts';
-import { checkSeedRecord, DEFAULT_PERIOD_SEC, ProvisionerError, type SeedRecord, type SeedType } from '../../seed.ts';
+import { checkSeedRecord, OTP_FIELD_DEFAULTS, otpParamsFromFields, ProvisionerError, type SeedRecord } from '../../seed.ts';
 import { attr, child, childrenNamed, parseXml, path, textAt, type XmlElement, type XmlLimits } from './xml.ts';
 import { checkValueMac, cipherFor, decryptValue, derivePbkdf2, hmacFor, PBKDF2_URIS, type DecryptionKey, type Pbkdf2Params } from './crypto.ts';
 
@@ -387,7 +387,7 @@ export function decryptPskc(c: PskcContainer, keys: PskcKeys = {}): PskcKey[] {
 
 // ---- PSKC keys → seed records ----
 
-export type KeyKind = SeedType | 'pin' | 'unknown';
+export type KeyKind = OtpType | 'pin' | 'unknown';
 
 /** Classifies an algorithm URN: RFC 6030 Section 10 (hotp, pin), the TOTP URNs in both spellings, OCRA. */
 export function keyKind(algorithm: string | undefined): KeyKind {
@@ -419,6 +419,29 @@ export interface SeedConversionOptions {
   defaultPeriodSec?: number;
 }
 
+/**
+ * The parameters of an OTP key: OCRA from its suite (with the Counter when the suite has a C input); HOTP and
+ * TOTP from the ResponseFormat Length, the hash named in the Suite, Counter, Time and TimeInterval.
+ */
+function keyParams(k: PskcKey, kind: OtpType, label: string, opts: SeedConversionOptions): OtpParams {
+  const suite = kind === 'ocra' ? ocraSuiteOf(k) : undefined;
+  if (kind === 'ocra' && !suite) throw new ProvisionerError('INVALID_PSKC', `${label}: OCRA key without an OCRA suite (AlgorithmParameters/Suite)`);
+  try {
+    const d = OTP_FIELD_DEFAULTS;
+    const f = {
+      type: kind,
+      algorithm: suiteHash(k.suite) ?? d.algorithm,
+      digits: k.responseLength ?? d.digits,
+      periodSec: kind === 'totp' && k.timeInterval !== undefined ? Number(k.timeInterval) : (opts.defaultPeriodSec ?? d.periodSec),
+      t0Sec: k.time ?? d.t0Sec,
+      counter: k.counter ?? d.counter,
+    };
+    return otpParamsFromFields(suite === undefined ? f : { ...f, suite });
+  } catch (e) {
+    throw new ProvisionerError('INVALID_PSKC', `${label}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
 /** One SeedRecord per OTP key (PIN keys are skipped). Errors for keys without a secret or with an unknown algorithm. */
 export function pskcKeysToSeeds(keys: PskcKey[], opts: SeedConversionOptions = {}): SeedRecord[] {
   const out: SeedRecord[] = [];
@@ -435,32 +458,10 @@ export function pskcKeysToSeeds(keys: PskcKey[], opts: SeedConversionOptions = {
     if (k.responseEncoding !== undefined && k.responseEncoding.toUpperCase() !== 'DECIMAL') {
       throw new ProvisionerError('INVALID_UNSUPPORTED', `${label}: ResponseFormat Encoding ${k.responseEncoding} is not supported; only DECIMAL codes are`);
     }
-    const ocraSuite = kind === 'ocra' ? ocraSuiteOf(k) : undefined;
-    if (kind === 'ocra' && !ocraSuite) throw new ProvisionerError('INVALID_PSKC', `${label}: OCRA key without an OCRA suite (AlgorithmParameters/Suite)`);
-    let suiteInfo: { algorithm: HashAlgorithm; digits: number } | undefined;
-    if (ocraSuite !== undefined) {
-      try {
-        suiteInfo = parseOcraSuite(ocraSuite);
-      } catch (e) {
-        throw new ProvisionerError('INVALID_PSKC', `${label}: ${e instanceof Error ? e.message : String(e)}`);
-      }
-    }
-    const algorithm = suiteInfo?.algorithm ?? suiteHash(k.suite) ?? 'SHA1';
-    const digits = suiteInfo?.digits ?? k.responseLength ?? 6;
-    const periodSec = kind === 'totp' && k.timeInterval !== undefined ? Number(k.timeInterval) : (opts.defaultPeriodSec ?? DEFAULT_PERIOD_SEC);
+    const otp = keyParams(k, kind, label, opts);
     const serial = k.serial ?? k.keyId;
     if (serial === undefined || serial === '') throw new ProvisionerError('INVALID_SEED', `${label}: no serial number (DeviceInfo/SerialNo) and no Key Id to use instead`);
-    const r: SeedRecord = {
-      serial,
-      secret: k.secret,
-      type: kind,
-      algorithm,
-      digits,
-      periodSec,
-      t0: kind === 'totp' ? (k.time ?? 0n) : 0n,
-      counter: kind === 'totp' ? 0n : (k.counter ?? 0n),
-    };
-    if (ocraSuite !== undefined) r.ocraSuite = ocraSuite;
+    const r: SeedRecord = { serial, secret: k.secret, otp };
     if (k.keyId !== undefined) r.keyId = k.keyId;
     if (k.userId !== undefined) r.user = k.userId;
     if (k.friendlyName !== undefined) r.label = k.friendlyName;
