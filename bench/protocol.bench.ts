@@ -21,7 +21,8 @@ import { createReferenceResponder, seededRng } from '../protocol/reference-respo
 import { CAPABILITY, HID_CMD, INIT_RESPONSE_SIZE, MAX_MESSAGE_SIZE, REPORT_SIZE } from '../protocol/registry.ts';
 import { encodeFrame, FRAME_WIRE_SIZE, FrameDecoder } from '../protocol/serial.ts';
 import { TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, wrapPin, wrapSeed } from '../protocol/wrap.ts';
 
 const RUNS = 7;

@@ -14,7 +14,8 @@ import { createServer, type Server } from 'node:net';
 import { parsePacket } from './hid.ts';
 import { BROADCAST_CID } from './registry.ts';
 import { encodeFrames, FrameDecoder } from './serial.ts';
-import { socketLink, type ByteLink } from './transport.ts';
+import { socketLink } from './links/tcp.ts';
+import type { ByteLink } from './transport.ts';
 
 export interface ReportDevice {
   handleReport(report: Uint8Array, nowMs: number): Uint8Array[];

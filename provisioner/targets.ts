@@ -14,7 +14,9 @@
 import { SerialPort } from 'serialport';
 import { TokenClient, type TokenClientOptions } from '../protocol/client.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { openTransport, parseTcpTarget, type Transport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
+import { parseTcpTarget } from '../protocol/links/tcp.ts';
+import type { Transport } from '../protocol/transport.ts';
 import { ProvisionFault } from './faults.ts';
 import type { Target, TokenSession } from './pipeline.ts';
 

@@ -12,7 +12,8 @@ import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type Hotp
 import { seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, unwrapPin, unwrapSeed, type KeyPair } from '../protocol/wrap.ts';
 
 /** Trust anchors that count how often they are walked (one walk per attestation check). */

@@ -15,7 +15,8 @@ import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type Hotp
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair, type MemoryLinkOptions } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair, type MemoryLinkOptions } from '../protocol/links/memory.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, unwrapPin, unwrapSeed } from '../protocol/wrap.ts';
 
 /** A minimal one-slot HOTP token, enough to exercise the client (the real model is firmware-sim/). */

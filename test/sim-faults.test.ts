@@ -10,7 +10,8 @@ import { decodeResponse, encodeRequest, type Request, type Response } from '../p
 import { BROADCAST_CID, HID_CMD, type CommandName } from '../protocol/registry.ts';
 import { encodeFrames, FrameDecoder } from '../protocol/serial.ts';
 import { TokenClient } from '../protocol/client.ts';
-import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
 import { wrapPin, wrapSeed } from '../protocol/wrap.ts';
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
 import { FakeClock, SeededRng } from '../firmware-sim/ports.ts';

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runTransportCases } from '../conformance/suites/transport.ts';
 import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { openTransport, type FramedTransport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
+import type { FramedTransport } from '../protocol/framed-transport.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { SeededRng } from '../firmware-sim/ports.ts';
 

@@ -15,7 +15,8 @@ import { HID_CMD, HID_ERROR, INIT_DATA_SIZE, INIT_RESPONSE_SIZE, MAX_MESSAGE_SIZ
 import { MessageAssembler, parsePacket, splitMessage, type Packet } from '../../protocol/hid.ts';
 import { decodeResponse } from '../../protocol/messages.ts';
 import { encodeFrame } from '../../protocol/serial.ts';
-import { FramedTransport, openTransport } from '../../protocol/transport.ts';
+import { FramedTransport } from '../../protocol/framed-transport.ts';
+import { openTransport } from '../../protocol/links/open.ts';
 import type { CaseResult, Suite, SuiteContext } from '../types.ts';
 
 const SUITE = 'transport';
