@@ -15,7 +15,8 @@
  */
 import { TokenClient } from '../protocol/client.ts';
 import { serveLink } from '../protocol/endpoint.ts';
-import { MessageAssembler, parsePacket, reportCount, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { MessageAssembler, reportCount, splitMessage } from '../protocol/hid/assembler.ts';
 import { decodeRequest, encodeRequest, encodeResponse, type DeviceInfo, type HotpSlotParams, type Request } from '../protocol/messages.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY, HID_CMD, INIT_RESPONSE_SIZE, MAX_MESSAGE_SIZE, REPORT_SIZE } from '../protocol/registry.ts';

@@ -4,7 +4,7 @@
  * flash (through the store), user presence only from the Button. The same Device runs in tests (fake clock,
  * seeded RNG, RAM flash) and in the host runners (system clock, CSPRNG, flash image file).
  *
- * Layers: protocol/hid.ts HidDevice (channels, INIT/PING/WINK/CANCEL/KEEPALIVE, report errors) hands complete
+ * Layers: protocol/hid/device.ts HidDevice (channels, INIT/PING/WINK/CANCEL/KEEPALIVE, report errors) hands complete
  * CBOR messages to `#cbor`, which decodes them with protocol/messages.ts, runs the command against the token
  * state (token-state.ts) and encodes the answer. Command semantics: docs/simulator.md "Commands".
  *
@@ -17,7 +17,7 @@ import { createHotpEngine } from '../otp/engine.ts';
 import { ocra, parseOcraSuite } from '../otp/ocra.ts';
 import { hotpReference } from '../otp/reference.ts';
 import { timingSafeEqualString } from '../otp/compare.ts';
-import { HidDevice } from '../protocol/hid.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, encodeResponse, encodeStatus, type Request, type ResponseBodies, type SlotParams } from '../protocol/messages.ts';
 import { CAPABILITY, STATUS, type CommandName, type StatusName } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';

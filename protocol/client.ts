@@ -30,7 +30,8 @@
  */
 import type { Secret } from '../otp/secret.ts';
 import { ProtocolError, type ProtocolErrorCode } from './errors.ts';
-import { MessageAssembler, parsePacket, splitMessage } from './hid.ts';
+import { parsePacket } from './hid/packet.ts';
+import { MessageAssembler, splitMessage } from './hid/assembler.ts';
 import {
   decodeResponse,
   encodeRequest,

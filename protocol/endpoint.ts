@@ -11,7 +11,7 @@
  * used its channel (INIT answers on the broadcast channel go to the connection that sent the INIT).
  */
 import { createServer, type Server } from 'node:net';
-import { parsePacket } from './hid.ts';
+import { parsePacket } from './hid/packet.ts';
 import { BROADCAST_CID } from './registry.ts';
 import { encodeFrames, FrameDecoder } from './serial.ts';
 import { socketLink } from './links/tcp.ts';

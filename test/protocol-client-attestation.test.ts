@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
 import { serveLink } from '../protocol/endpoint.ts';
-import { HidDevice } from '../protocol/hid.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type HotpSlotParams } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY } from '../protocol/registry.ts';

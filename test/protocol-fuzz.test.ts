@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { bytesToHex } from '../otp/hex.ts';
 import { decodeCanonical, isCanonicalCbor } from '../protocol/cbor.ts';
-import { HidDevice, MessageAssembler, parsePacket, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { MessageAssembler, splitMessage } from '../protocol/hid/assembler.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, decodeResponse, encodeRequest, type Request } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
 import { BROADCAST_CID, COMMAND, HID_CMD, HID_ERROR, MAX_MESSAGE_SIZE, STATUS, type CommandName } from '../protocol/registry.ts';

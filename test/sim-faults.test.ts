@@ -5,7 +5,8 @@
  * link bytes (the client's retries recover); response delays; clock jumps.
  */
 import { describe, expect, it } from 'vitest';
-import { MessageAssembler, parsePacket, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { MessageAssembler, splitMessage } from '../protocol/hid/assembler.ts';
 import { decodeResponse, encodeRequest, type Request, type Response } from '../protocol/messages.ts';
 import { BROADCAST_CID, HID_CMD, type CommandName } from '../protocol/registry.ts';
 import { encodeFrames, FrameDecoder } from '../protocol/serial.ts';

@@ -7,7 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
-import { parsePacket, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { splitMessage } from '../protocol/hid/assembler.ts';
 import { encodeRequest, type Request } from '../protocol/messages.ts';
 import { BROADCAST_CID, HID_CMD } from '../protocol/registry.ts';
 import { encodeFrame, encodeFrames, FrameDecoder } from '../protocol/serial.ts';

@@ -1,20 +1,10 @@
 /**
- * The report layer (docs/protocol.md §2), modelled on FIDO CTAPHID (CTAP 2.1 §11.2) and on the shape of
- * google/OpenSK `ctap/hid/receive.rs`: assembly is a deterministic function of (state, one packet, now).
- *
- *   INIT packet  CID(4, big-endian) | CMD(1, bit 7 set) | BCNT(2, big-endian) | DATA(57)
- *   CONT packet  CID(4, big-endian) | SEQ(1, 0x00..0x7F) | DATA(59)
- *
- * Pieces, from the bottom up (all pure except where a class owns state with a lifecycle):
- *  - `parsePacket` / `splitMessage` / `errorReports` / `keepaliveReport`: the packet codec.
- *  - `MessageAssembler`: one message at a time, with the CTAPHID error rules — skipped sequence (INVALID_SEQ),
- *    spurious CONT (ignored), a packet for another channel while busy (CHANNEL_BUSY, or ignored on the host),
- *    oversize BCNT (INVALID_LEN), INIT on the assembling channel (resynchronises), CANCEL on the assembling
- *    channel (drops the message), inter-packet timeout (MSG_TIMEOUT) measured with the `nowMs` the caller
- *    passes in. Time never comes from a global clock.
- *  - `HidDevice`: the reusable DEVICE side of the report layer (channel allocation with INIT, PING, WINK,
- *    CANCEL, KEEPALIVE, ERROR answers). It hands each complete CBOR message to a callback. The firmware
- *    simulator and the reference responder use it as-is.
+ * The device engine of the report layer (docs/protocol.md §2.3-2.8), after FIDO CTAPHID (CTAP 2.1 §11.2):
+ * `HidDevice` is the reusable DEVICE side — channel allocation with INIT, PING, WINK, CANCEL, KEEPALIVE and
+ * the ERROR answers — over the pure pieces beside it (packet.ts: one packet; assembler.ts: message ⇄
+ * packets). It hands each complete CBOR message to a callback. The firmware simulator and the reference
+ * responder use it as-is. Time is the `nowMs` the caller passes in (the injected clock): the inter-packet
+ * timeout and the KEEPALIVE interval are measured with it, never with a global clock.
  *
  * HidDevice API (deterministic: same reports, same `nowMs`, same rng → same output):
  *
@@ -38,36 +28,25 @@
  * the request with status KEEPALIVE_CANCEL. The core later calls `complete(cid, response)` (button pressed,
  * or its own user-presence timeout with status USER_ACTION_TIMEOUT) and must send the reports `complete`
  * returns; when the device is served by endpoint.ts (which only sends what handleReport/tick return), queue
- * them and return them from the device's next `tick` (see reference-responder.ts `press`). An exception thrown by the handler is
- * answered with status OTHER (the device never dies on a request).
+ * them and return them from the device's next `tick` (see reference-responder.ts `press`). An exception
+ * thrown by the handler is answered with status OTHER (the device never dies on a request).
  */
 import {
   BROADCAST_CID,
-  CONT_DATA_SIZE,
   CTAPHID_PROTOCOL_VERSION,
   HID_CAPABILITY,
   HID_CMD,
-  HID_ERROR,
-  INIT_DATA_SIZE,
   INIT_NONCE_SIZE,
   INIT_RESPONSE_SIZE,
-  INTER_PACKET_TIMEOUT_MS,
   KEEPALIVE_INTERVAL_MS,
-  KEEPALIVE_STATUS,
   MAX_MESSAGE_SIZE,
-  REPORT_SIZE,
   RESERVED_CID,
   STATUS,
   type HidErrorName,
   type KeepaliveStatusName,
-} from './registry.ts';
-
-// ---------------------------------------------------------------------------------------------------------
-// Packet codec
-
-export type Packet =
-  | { kind: 'init'; cid: number; cmd: number; bcnt: number; data: Uint8Array }
-  | { kind: 'cont'; cid: number; seq: number; data: Uint8Array };
+} from '../registry.ts';
+import { MessageAssembler, splitMessage } from './assembler.ts';
+import { errorReport, keepaliveReport, parsePacket } from './packet.ts';
 
 function readU32(b: Uint8Array, o: number): number {
   return ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
@@ -78,163 +57,6 @@ function writeU32(b: Uint8Array, o: number, v: number): void {
   b[o + 2] = (v >>> 8) & 0xff;
   b[o + 3] = v & 0xff;
 }
-
-/** Parses one report; `undefined` unless it is exactly REPORT_SIZE bytes. `cmd` is without bit 7. */
-export function parsePacket(report: Uint8Array): Packet | undefined {
-  if (!(report instanceof Uint8Array) || report.length !== REPORT_SIZE) return undefined;
-  const cid = readU32(report, 0);
-  const b4 = report[4]!;
-  if (b4 & 0x80) return { kind: 'init', cid, cmd: b4 & 0x7f, bcnt: (report[5]! << 8) | report[6]!, data: report.subarray(7) };
-  return { kind: 'cont', cid, seq: b4, data: report.subarray(5) };
-}
-
-/** Number of reports a message of `length` bytes takes. */
-export function reportCount(length: number): number {
-  return length <= INIT_DATA_SIZE ? 1 : 1 + Math.ceil((length - INIT_DATA_SIZE) / CONT_DATA_SIZE);
-}
-
-/** Splits a message into reports (zero padded). Throws RangeError above MAX_MESSAGE_SIZE (a caller bug). */
-export function splitMessage(cid: number, cmd: number, payload: Uint8Array): Uint8Array[] {
-  if (payload.length > MAX_MESSAGE_SIZE) throw new RangeError(`payload: ${payload.length} bytes exceeds MAX_MESSAGE_SIZE ${MAX_MESSAGE_SIZE}`);
-  if (!Number.isInteger(cmd) || cmd < 0 || cmd > 0x7f) throw new RangeError(`cmd: ${cmd} is outside 0..0x7f`);
-  const out: Uint8Array[] = [];
-  const first = new Uint8Array(REPORT_SIZE);
-  writeU32(first, 0, cid >>> 0);
-  first[4] = 0x80 | cmd;
-  first[5] = payload.length >>> 8;
-  first[6] = payload.length & 0xff;
-  first.set(payload.subarray(0, INIT_DATA_SIZE), 7);
-  out.push(first);
-  let off = INIT_DATA_SIZE;
-  for (let seq = 0; off < payload.length; seq++) {
-    const r = new Uint8Array(REPORT_SIZE);
-    writeU32(r, 0, cid >>> 0);
-    r[4] = seq;
-    r.set(payload.subarray(off, off + CONT_DATA_SIZE), 5);
-    out.push(r);
-    off += CONT_DATA_SIZE;
-  }
-  return out;
-}
-
-/** The one-report ERROR answer. */
-export function errorReport(cid: number, error: HidErrorName): Uint8Array {
-  return splitMessage(cid, HID_CMD.ERROR, Uint8Array.of(HID_ERROR[error]))[0]!;
-}
-
-/** The one-report KEEPALIVE. */
-export function keepaliveReport(cid: number, status: KeepaliveStatusName): Uint8Array {
-  return splitMessage(cid, HID_CMD.KEEPALIVE, Uint8Array.of(KEEPALIVE_STATUS[status]))[0]!;
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Assembler
-
-export type AssemblyEvent =
-  /** Packet consumed; the message is not complete yet. */
-  | { kind: 'partial' }
-  /** Packet dropped without an answer (spurious CONT, CANCEL of an assembly, other channel on the host). */
-  | { kind: 'ignored'; reason: string }
-  /** A complete message. */
-  | { kind: 'message'; cid: number; cmd: number; payload: Uint8Array }
-  /** Answer ERROR(`error`) on `cid`; any assembly that `cid` had is dropped. */
-  | { kind: 'error'; cid: number; error: HidErrorName };
-
-export interface AssemblerOptions {
-  /** 'busy': a packet for another channel while assembling gets CHANNEL_BUSY (device). 'ignore': host. */
-  otherChannel: 'busy' | 'ignore';
-  interPacketTimeoutMs?: number;
-}
-
-interface Assembly {
-  cid: number;
-  cmd: number;
-  buf: Uint8Array;
-  filled: number;
-  nextSeq: number;
-  lastMs: number;
-}
-
-/**
- * Reassembles one message at a time. `buf` is allocated from BCNT only after BCNT <= MAX_MESSAGE_SIZE is
- * checked, so the largest allocation is MAX_MESSAGE_SIZE bytes whatever the input. A message of at most
- * MAX_MESSAGE_SIZE bytes needs at most 128 CONT packets, so SEQ never exceeds 0x7F and never wraps.
- */
-export class MessageAssembler {
-  #cur: Assembly | undefined;
-  readonly #otherChannel: 'busy' | 'ignore';
-  readonly #timeoutMs: number;
-
-  constructor(options: AssemblerOptions) {
-    this.#otherChannel = options.otherChannel;
-    this.#timeoutMs = options.interPacketTimeoutMs ?? INTER_PACKET_TIMEOUT_MS;
-  }
-
-  /** The channel whose message is being assembled, if any. */
-  get busyCid(): number | undefined {
-    return this.#cur?.cid;
-  }
-
-  /** Drops the assembly in progress (e.g. a resync from outside). */
-  abort(): void {
-    this.#cur = undefined;
-  }
-
-  /** If the assembly in progress has waited longer than the inter-packet timeout at `nowMs`, drops it and returns its channel. */
-  expire(nowMs: number): number | undefined {
-    const cur = this.#cur;
-    if (cur && nowMs - cur.lastMs > this.#timeoutMs) {
-      this.#cur = undefined;
-      return cur.cid;
-    }
-    return undefined;
-  }
-
-  push(packet: Packet, nowMs: number): AssemblyEvent {
-    const cur = this.#cur;
-    if (packet.kind === 'cont') {
-      if (!cur || cur.cid !== packet.cid) return { kind: 'ignored', reason: 'CONT packet without a message in progress' };
-      if (packet.seq !== cur.nextSeq) {
-        this.#cur = undefined;
-        return { kind: 'error', cid: packet.cid, error: 'INVALID_SEQ' };
-      }
-      const n = Math.min(CONT_DATA_SIZE, cur.buf.length - cur.filled);
-      cur.buf.set(packet.data.subarray(0, n), cur.filled);
-      cur.filled += n;
-      cur.nextSeq++;
-      cur.lastMs = nowMs;
-      if (cur.filled === cur.buf.length) {
-        this.#cur = undefined;
-        return { kind: 'message', cid: cur.cid, cmd: cur.cmd, payload: cur.buf };
-      }
-      return { kind: 'partial' };
-    }
-    // INIT packet
-    if (cur) {
-      if (cur.cid !== packet.cid) {
-        if (this.#otherChannel === 'ignore') return { kind: 'ignored', reason: 'packet for another channel' };
-        if (packet.cmd === HID_CMD.CANCEL) return { kind: 'ignored', reason: 'CANCEL from another channel' };
-        return { kind: 'error', cid: packet.cid, error: 'CHANNEL_BUSY' };
-      }
-      // Same channel: INIT resynchronises (start over with this packet), CANCEL drops the message, anything
-      // else is an INIT packet where a CONT was expected.
-      this.#cur = undefined;
-      if (packet.cmd === HID_CMD.CANCEL) return { kind: 'ignored', reason: 'message cancelled' };
-      if (packet.cmd !== HID_CMD.INIT) return { kind: 'error', cid: packet.cid, error: 'INVALID_SEQ' };
-    }
-    if (packet.bcnt > MAX_MESSAGE_SIZE) return { kind: 'error', cid: packet.cid, error: 'INVALID_LEN' };
-    if (packet.bcnt <= INIT_DATA_SIZE) {
-      return { kind: 'message', cid: packet.cid, cmd: packet.cmd, payload: packet.data.slice(0, packet.bcnt) };
-    }
-    const buf = new Uint8Array(packet.bcnt);
-    buf.set(packet.data.subarray(0, INIT_DATA_SIZE));
-    this.#cur = { cid: packet.cid, cmd: packet.cmd, buf, filled: INIT_DATA_SIZE, nextSeq: 0, lastMs: nowMs };
-    return { kind: 'partial' };
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Device side
 
 /**
  * What `handleCbor` returns: the response message, 'pending' (waiting for the user: KEEPALIVE UPNEEDED), or
