@@ -15,7 +15,7 @@
  * - Boot also erases pages with a torn header and pages with a header but no record, so at most one page is
  *   ever in flight and the reserve page always comes back.
  */
-import { crc32 } from '../protocol/serial.ts';
+import { crc32 } from '../protocol/crc32.ts';
 import { SimError } from './errors.ts';
 import { WORD_SIZE, type Flash } from './flash.ts';
 

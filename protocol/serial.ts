@@ -4,8 +4,8 @@
  *
  *   on the wire:  0x00 | COBS(report | CRC-32(report)) | 0x00
  *
- * CRC-32 is the IEEE 802.3 / zlib CRC: reflected polynomial 0xEDB88320 (0x04C11DB7), init 0xFFFFFFFF,
- * xorout 0xFFFFFFFF, appended little-endian; check value CRC-32("123456789") = 0xCBF43926. COBS (Cheshire &
+ * CRC-32 is the IEEE 802.3 / zlib CRC (crc32.ts: reflected polynomial 0xEDB88320, init and xorout
+ * 0xFFFFFFFF, check value CRC-32("123456789") = 0xCBF43926), appended little-endian. COBS (Cheshire &
  * Baker 1999) removes every 0x00 from the 68-byte payload, so 0x00 only ever marks a frame boundary; the
  * encoded payload is always exactly 69 bytes, 71 with both delimiters. The leading delimiter lets a receiver
  * that saw line noise resynchronise before this frame rather than after it; empty frames (0x00 0x00) are
@@ -16,27 +16,8 @@
  * is complete, decodes as COBS to exactly 68 bytes and its CRC matches; anything else is counted and dropped.
  * It never throws on input bytes and never emits a partial frame.
  */
+import { crc32 } from './crc32.ts';
 import { FRAME_DELIMITER, FRAME_ENCODED_SIZE, FRAME_PAYLOAD_SIZE, REPORT_SIZE } from './registry.ts';
-
-// ---------------------------------------------------------------------------------------------------------
-// CRC-32
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3) of `bytes[start..end)`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // COBS
