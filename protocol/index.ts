@@ -8,6 +8,7 @@ export * from './hid/assembler.ts';
 export * from './hid/device.ts';
 export * from './wrap.ts';
 export { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from './test-attestation-key.ts';
+export * from './bytes.ts';
 export * from './crc32.ts';
 export * from './serial.ts';
 export type * from './transport.ts';

@@ -16,6 +16,7 @@
  * is complete, decodes as COBS to exactly 68 bytes and its CRC matches; anything else is counted and dropped.
  * It never throws on input bytes and never emits a partial frame.
  */
+import { ByteReader, ByteWriter } from './bytes.ts';
 import { crc32 } from './crc32.ts';
 import { FRAME_DELIMITER, FRAME_ENCODED_SIZE, FRAME_PAYLOAD_SIZE, REPORT_SIZE } from './registry.ts';
 
@@ -91,13 +92,7 @@ export const FRAME_WIRE_SIZE = FRAME_ENCODED_SIZE + 2;
 /** The wire bytes of one report: 0x00 | COBS(report | CRC-32 LE) | 0x00 (71 bytes). */
 export function encodeFrame(report: Uint8Array): Uint8Array {
   if (report.length !== REPORT_SIZE) throw new RangeError(`report: must be ${REPORT_SIZE} bytes, got ${report.length}`);
-  const payload = new Uint8Array(FRAME_PAYLOAD_SIZE);
-  payload.set(report);
-  const c = crc32(report);
-  payload[REPORT_SIZE] = c & 0xff;
-  payload[REPORT_SIZE + 1] = (c >>> 8) & 0xff;
-  payload[REPORT_SIZE + 2] = (c >>> 16) & 0xff;
-  payload[REPORT_SIZE + 3] = c >>> 24;
+  const payload = new ByteWriter({ endian: 'little', capacity: FRAME_PAYLOAD_SIZE }).bytes(report).u32(crc32(report)).done();
   const out = new Uint8Array(FRAME_WIRE_SIZE);
   out[0] = FRAME_DELIMITER;
   const n = cobsEncodeInto(payload, out, 1);
@@ -173,7 +168,7 @@ export class FrameDecoder {
       return undefined;
     }
     const p = this.#payload;
-    const got = (p[REPORT_SIZE]! | (p[REPORT_SIZE + 1]! << 8) | (p[REPORT_SIZE + 2]! << 16) | (p[REPORT_SIZE + 3]! << 24)) >>> 0;
+    const got = new ByteReader(p.subarray(REPORT_SIZE), { endian: 'little', what: 'frame CRC' }).u32();
     if (got !== crc32(p, 0, REPORT_SIZE)) {
       this.stats.crcErrors++;
       return undefined;

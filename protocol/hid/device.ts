@@ -45,18 +45,9 @@ import {
   type HidErrorName,
   type KeepaliveStatusName,
 } from '../registry.ts';
+import { ByteReader, ByteWriter } from '../bytes.ts';
 import { MessageAssembler, splitMessage } from './assembler.ts';
 import { errorReport, keepaliveReport, parsePacket } from './packet.ts';
-
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
 
 /**
  * What `handleCbor` returns: the response message, 'pending' (waiting for the user: KEEPALIVE UPNEEDED), or
@@ -187,8 +178,7 @@ export class HidDevice {
 
   #allocate(): number {
     for (;;) {
-      const b = this.#opts.rng(4);
-      const cid = readU32(b, 0);
+      const cid = new ByteReader(this.#opts.rng(4), { endian: 'big', what: 'rng' }).u32();
       if (cid !== RESERVED_CID && cid !== BROADCAST_CID && !this.#channels.has(cid)) {
         this.#channels.add(cid);
         while (this.#channels.size > this.#maxChannels) {
@@ -212,15 +202,15 @@ export class HidDevice {
           this.#opts.onChannelClosed?.(cid);
         }
         const v = this.#opts.version ?? { major: 0, minor: 0, build: 0 };
-        const r = new Uint8Array(INIT_RESPONSE_SIZE);
-        r.set(payload, 0);
-        writeU32(r, 8, newCid);
-        r[12] = CTAPHID_PROTOCOL_VERSION;
-        r[13] = v.major & 0xff;
-        r[14] = v.minor & 0xff;
-        r[15] = v.build & 0xff;
-        r[16] = HID_CAPABILITY.WINK | HID_CAPABILITY.CBOR | HID_CAPABILITY.NMSG;
-        return splitMessage(cid, HID_CMD.INIT, r);
+        const r = new ByteWriter({ endian: 'big', what: 'INIT response', capacity: INIT_RESPONSE_SIZE })
+          .bytes(payload)
+          .u32(newCid)
+          .u8(CTAPHID_PROTOCOL_VERSION)
+          .u8(v.major & 0xff)
+          .u8(v.minor & 0xff)
+          .u8(v.build & 0xff)
+          .u8(HID_CAPABILITY.WINK | HID_CAPABILITY.CBOR | HID_CAPABILITY.NMSG);
+        return splitMessage(cid, HID_CMD.INIT, r.done());
       }
       case HID_CMD.PING:
         return splitMessage(cid, HID_CMD.PING, payload);

@@ -20,28 +20,20 @@ import {
   type HidErrorName,
   type KeepaliveStatusName,
 } from '../registry.ts';
+import { ByteReader, ByteWriter } from '../bytes.ts';
 
 export type Packet =
   | { kind: 'init'; cid: number; cmd: number; bcnt: number; data: Uint8Array }
   | { kind: 'cont'; cid: number; seq: number; data: Uint8Array };
 
-function readU32(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!);
-}
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24;
-  b[o + 1] = (v >>> 16) & 0xff;
-  b[o + 2] = (v >>> 8) & 0xff;
-  b[o + 3] = v & 0xff;
-}
-
 /** Parses one report; `undefined` unless it is exactly REPORT_SIZE bytes. `cmd` is without bit 7. */
 export function parsePacket(report: Uint8Array): Packet | undefined {
   if (!(report instanceof Uint8Array) || report.length !== REPORT_SIZE) return undefined;
-  const cid = readU32(report, 0);
-  const b4 = report[4]!;
-  if (b4 & 0x80) return { kind: 'init', cid, cmd: b4 & 0x7f, bcnt: (report[5]! << 8) | report[6]!, data: report.subarray(7) };
-  return { kind: 'cont', cid, seq: b4, data: report.subarray(5) };
+  const r = new ByteReader(report, { endian: 'big', what: 'report' });
+  const cid = r.u32();
+  const b4 = r.u8();
+  if (b4 & 0x80) return { kind: 'init', cid, cmd: b4 & 0x7f, bcnt: r.u16(), data: report.subarray(r.offset) };
+  return { kind: 'cont', cid, seq: b4, data: report.subarray(r.offset) };
 }
 
 /** One INIT packet: `cmd` (0..0x7F, sent with bit 7 set), the message length `bcnt`, the first ≤ 57 data bytes. */
@@ -49,24 +41,14 @@ export function encodeInitPacket(cid: number, cmd: number, bcnt: number, data: U
   if (!Number.isInteger(cmd) || cmd < 0 || cmd > 0x7f) throw new RangeError(`cmd: ${cmd} is outside 0..0x7f`);
   if (!Number.isInteger(bcnt) || bcnt < 0 || bcnt > 0xffff) throw new RangeError(`bcnt: ${bcnt} is outside 0..0xffff`);
   if (data.length > INIT_DATA_SIZE) throw new RangeError(`data: ${data.length} bytes exceeds the ${INIT_DATA_SIZE} of an INIT packet`);
-  const r = new Uint8Array(REPORT_SIZE);
-  writeU32(r, 0, cid >>> 0);
-  r[4] = 0x80 | cmd;
-  r[5] = bcnt >>> 8;
-  r[6] = bcnt & 0xff;
-  r.set(data, 7);
-  return r;
+  return new ByteWriter({ endian: 'big', capacity: REPORT_SIZE }).u32(cid >>> 0).u8(0x80 | cmd).u16(bcnt).bytes(data).padTo(REPORT_SIZE).done();
 }
 
 /** One CONT packet: sequence number `seq` (0..0x7F) and ≤ 59 data bytes. */
 export function encodeContPacket(cid: number, seq: number, data: Uint8Array): Uint8Array {
   if (!Number.isInteger(seq) || seq < 0 || seq > MAX_SEQ) throw new RangeError(`seq: ${seq} is outside 0..${MAX_SEQ}`);
   if (data.length > CONT_DATA_SIZE) throw new RangeError(`data: ${data.length} bytes exceeds the ${CONT_DATA_SIZE} of a CONT packet`);
-  const r = new Uint8Array(REPORT_SIZE);
-  writeU32(r, 0, cid >>> 0);
-  r[4] = seq;
-  r.set(data, 5);
-  return r;
+  return new ByteWriter({ endian: 'big', capacity: REPORT_SIZE }).u32(cid >>> 0).u8(seq).bytes(data).padTo(REPORT_SIZE).done();
 }
 
 /** The one-report ERROR answer (docs/protocol.md §2.8). */
