@@ -17,7 +17,7 @@ import { TokenClient } from '../protocol/client.ts';
 import { serveLink } from '../protocol/endpoint.ts';
 import { parsePacket } from '../protocol/hid/packet.ts';
 import { MessageAssembler, reportCount, splitMessage } from '../protocol/hid/assembler.ts';
-import { decodeRequest, encodeRequest, encodeResponse, type DeviceInfo, type HotpSlotParams, type Request } from '../protocol/messages.ts';
+import { decodeRequest, encodeRequest, encodeResponse, type DeviceInfo, type SlotParams, type Request } from '../protocol/messages.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY, HID_CMD, INIT_RESPONSE_SIZE, MAX_MESSAGE_SIZE, REPORT_SIZE } from '../protocol/registry.ts';
 import { encodeFrame, FRAME_WIRE_SIZE, FrameDecoder } from '../protocol/serial.ts';
@@ -80,7 +80,7 @@ export function provisioningExchange(): ExchangeSize[] {
     devicePublicKey: dev.publicKey,
     attestationSignature: signAttestation(TEST_ATTESTATION_SECRET_KEY, serial, dev.publicKey),
   };
-  const params: HotpSlotParams = { slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' };
+  const params: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
   const seed = rng(20);
   const steps: Array<[string, Uint8Array, Uint8Array, number]> = [
     ['INIT', new Uint8Array(8), new Uint8Array(INIT_RESPONSE_SIZE), HID_CMD.INIT],
@@ -113,7 +113,7 @@ export async function run(): Promise<void> {
     for (const r of splitMessage(0x11223344, HID_CMD.PING, big)) asm.push(parsePacket(r)!, 0);
   });
 
-  const params: HotpSlotParams = { slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' };
+  const params: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
   const dev = generateKeyPair(rng);
   const put: Request = { command: 'PUT_SLOT', params, wrappedSeed: wrapSeed({ devicePublicKey: dev.publicKey, serial: 'TF1', params, seed: rng(20), rng }) };
   const putBytes = encodeRequest(put);

@@ -305,17 +305,17 @@ export class Device {
         if (st.lifecycle === 'LOCKED') return 'SLOT_LOCKED';
         if (p.slot >= nSlots) return 'NO_SUCH_SLOT';
         const group = slotGroup(this.profile, p.slot)!;
-        if (!group.types.includes(p.type)) return 'UNSUPPORTED';
+        if (!group.types.includes(p.otp.type)) return 'UNSUPPORTED';
         let suiteCounter = false;
-        if (p.type === 'ocra') {
+        if (p.otp.type === 'ocra') {
           try {
-            const suite = parseOcraSuite(p.ocraSuite);
+            const suite = parseOcraSuite(p.otp.suite);
             if (suite.pin || suite.session) return 'UNSUPPORTED';
             suiteCounter = suite.counter;
           } catch {
             return 'INVALID_PARAMETER';
           }
-          if (suiteCounter !== (p.counter !== undefined)) return 'INVALID_PARAMETER';
+          if (suiteCounter !== (p.otp.counter !== undefined)) return 'INVALID_PARAMETER';
         }
         const sk = this.#token.devicePrivateKey();
         const seed = unwrapSeed({ deviceSecretKey: sk, devicePublicKey: this.#publicKey, serial: this.serial, params: p, blob: req.wrappedSeed });
@@ -323,7 +323,7 @@ export class Device {
         if (!seed) return 'UNWRAP_FAILED';
         try {
           const bytes = seed.exposeSecretBytes();
-          this.#token.putSlot(p.slot, bytes, slotConfigOf(p), p.type === 'totp' ? 0n : (p.counter ?? 0n));
+          this.#token.putSlot(p.slot, bytes, slotConfigOf(p), p.otp.type === 'totp' ? 0n : (p.otp.counter ?? 0n));
           return { kcv: keyCheckValue(bytes) };
         } finally {
           seed.wipe();
@@ -494,14 +494,15 @@ function versionBytes(v: string): { major: number; minor: number; build: number 
 }
 
 function slotConfigOf(p: SlotParams): Omit<SlotConfig, 'kcv' | 'sealedSeed'> {
-  switch (p.type) {
+  const o = p.otp;
+  switch (o.type) {
     case 'hotp':
-      return { kind: 'HOTP', algorithm: p.algorithm, digits: p.digits, periodSec: 0, t0Sec: 0n, touch: p.touch === 'always', ocraSuite: '' };
+      return { kind: 'HOTP', algorithm: o.algorithm, digits: o.digits, periodSec: 0, t0Sec: 0n, touch: p.touch === 'always', ocraSuite: '' };
     case 'totp':
-      return { kind: 'TOTP', algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec, touch: p.touch === 'always', ocraSuite: '' };
+      return { kind: 'TOTP', algorithm: o.algorithm, digits: o.digits, periodSec: o.periodSec, t0Sec: o.t0Sec, touch: p.touch === 'always', ocraSuite: '' };
     case 'ocra': {
-      const s = parseOcraSuite(p.ocraSuite);
-      return { kind: 'OCRA', algorithm: s.algorithm, digits: s.digits, periodSec: s.timestamp?.stepSec ?? 0, t0Sec: 0n, touch: p.touch === 'always', ocraSuite: p.ocraSuite };
+      const s = parseOcraSuite(o.suite);
+      return { kind: 'OCRA', algorithm: s.algorithm, digits: s.digits, periodSec: s.timestamp?.stepSec ?? 0, t0Sec: 0n, touch: p.touch === 'always', ocraSuite: o.suite };
     }
   }
 }
@@ -510,11 +511,11 @@ function slotParamsOf(slot: number, c: SlotConfig, counter: bigint | undefined):
   const touch = c.touch ? 'always' : 'never';
   switch (c.kind) {
     case 'HOTP':
-      return { slot, type: 'hotp', touch, algorithm: c.algorithm, digits: c.digits, counter: counter ?? 0n };
+      return { slot, touch, otp: { type: 'hotp', algorithm: c.algorithm, digits: c.digits, counter: counter ?? 0n } };
     case 'TOTP':
-      return { slot, type: 'totp', touch, algorithm: c.algorithm, digits: c.digits, periodSec: c.periodSec, t0Sec: c.t0Sec };
+      return { slot, touch, otp: { type: 'totp', algorithm: c.algorithm, digits: c.digits, periodSec: c.periodSec, t0Sec: c.t0Sec } };
     case 'OCRA':
-      return parseOcraSuite(c.ocraSuite).counter ? { slot, type: 'ocra', touch, ocraSuite: c.ocraSuite, counter: counter ?? 0n } : { slot, type: 'ocra', touch, ocraSuite: c.ocraSuite };
+      return { slot, touch, otp: parseOcraSuite(c.ocraSuite).counter ? { type: 'ocra', suite: c.ocraSuite, counter: counter ?? 0n } : { type: 'ocra', suite: c.ocraSuite } };
   }
 }
 

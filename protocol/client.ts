@@ -4,7 +4,7 @@
  *   const client = await TokenClient.open(await openTransport('/dev/ttyACM0'), { trustAnchors: [factoryKey] });
  *   const info = await client.info();
  *   await client.authenticate('123456');
- *   const { kcv } = await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed);
+ *   const { kcv } = await client.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed);
  *   const { code } = await client.calculate(0);
  *   await client.close();
  *

@@ -124,9 +124,9 @@ export function classify(e: unknown, step: Step): ProvisionFault {
 export function slotParamsOf(seed: SeedRecord, slot: number, touch: 'never' | 'always'): SlotParams {
   switch (seed.type) {
     case 'hotp':
-      return { slot, type: 'hotp', touch, algorithm: seed.algorithm, digits: seed.digits, counter: seed.counter };
+      return { slot, touch, otp: { type: 'hotp', algorithm: seed.algorithm, digits: seed.digits, counter: seed.counter } };
     case 'totp':
-      return { slot, type: 'totp', touch, algorithm: seed.algorithm, digits: seed.digits, periodSec: seed.periodSec, t0Sec: seed.t0 };
+      return { slot, touch, otp: { type: 'totp', algorithm: seed.algorithm, digits: seed.digits, periodSec: seed.periodSec, t0Sec: seed.t0 } };
     case 'ocra':
       throw new ProvisionFault('INVALID_ARGUMENT', `seed ${seed.serial}: OCRA seeds are not provisioned by this pipeline yet (its check needs a challenge protocol)`);
   }

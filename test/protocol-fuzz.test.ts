@@ -21,8 +21,8 @@ const STATUS_NAMES = new Set(Object.keys(STATUS));
 const blob = { ephemeralPublicKey: new Uint8Array(65).fill(4), nonce: new Uint8Array(12), ciphertext: new Uint8Array(30) };
 const SAMPLES: Request[] = [
   { command: 'GET_INFO' },
-  { command: 'PUT_SLOT', params: { slot: 3, type: 'totp', touch: 'always', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 1n << 40n }, wrappedSeed: blob },
-  { command: 'PUT_SLOT', params: { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 6, counter: (1n << 64n) - 1n }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 3, touch: 'always', otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 1n << 40n } }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: (1n << 64n) - 1n } }, wrappedSeed: blob },
   { command: 'CALCULATE', slot: 1, challenge: '12345678' },
   { command: 'SET_TIME', timeSec: 1_700_000_000n, allowRollback: false },
   { command: 'AUTHENTICATE', wrappedPin: blob },

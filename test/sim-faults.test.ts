@@ -75,7 +75,7 @@ describe('power cuts over the wire', () => {
           return b;
         };
         if (host.call({ command: 'AUTHENTICATE', wrappedPin: wrapPin({ devicePublicKey, serial, pin: '1111', rng: rnd }) })?.status !== 'OK') return;
-        const params = { slot: 0, type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 0n, touch: 'always' as const };
+        const params = { slot: 0, touch: 'always' as const, otp: { type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 0n } };
         if (host.call({ command: 'PUT_SLOT', params, wrappedSeed: wrapSeed({ devicePublicKey, serial, params, seed, rng: rnd }) })?.status !== 'OK') return;
         provisioned = true;
         for (let i = 0; i < 60; i++) {
@@ -97,7 +97,7 @@ describe('power cuts over the wire', () => {
         expect(provisioned).toBe(false);
         continue;
       }
-      const counter = (slot.body.params as { counter: bigint }).counter;
+      const counter = (slot.body.params.otp as { counter: bigint }).counter;
       expect(counter).toBeGreaterThan(maxCounter);
       const next = after.call({ command: 'CALCULATE', slot: 0 })!;
       expect(next.status).toBe('OK');

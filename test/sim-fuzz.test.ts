@@ -44,7 +44,7 @@ function corpus(info: { devicePublicKey: Uint8Array; serial: string }, rng: Seed
     rng.fill(b);
     return b;
   };
-  const params = { slot: 0, type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 100n, touch: 'always' as const };
+  const params = { slot: 0, touch: 'always' as const, otp: { type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 100n } };
   const reqs: Request[] = [
     { command: 'GET_INFO' },
     { command: 'AUTHENTICATE', wrappedPin: wrapPin({ devicePublicKey: info.devicePublicKey, serial: info.serial, pin: '9999', rng: r }) },
@@ -74,7 +74,7 @@ describe('fuzzing the serial link', () => {
       const client = await clientFor(token);
       info = await client.verifiedInfo();
       await client.authenticate('4321');
-      await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed);
+      await client.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed);
       await client.close();
     } finally {
       clearInterval(tick);
@@ -160,8 +160,8 @@ describe('fuzzing the serial link', () => {
       const after = await client.info();
       expect(after.serial).toBe(info.serial);
       const slot = await client.getSlot(0).catch(() => undefined);
-      if (slot && slot.params.type === 'hotp') {
-        const counter = (slot.params as { counter: bigint }).counter;
+      if (slot && slot.params.otp.type === 'hotp') {
+        const counter = slot.params.otp.counter;
         const want = execFileSync('oathtool', ['--hotp', '-c', String(counter), seedHex], { encoding: 'utf8' }).trim();
         // slot 0 may have been replaced by a replayed PUT_SLOT of the corpus (another seed): then the KCV differs
         const r = await client.calculate(0).catch(() => undefined);
