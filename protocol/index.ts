@@ -17,6 +17,7 @@ export * from './links/serial.ts';
 export * from './links/tcp.ts';
 export * from './links/memory.ts';
 export * from './links/open.ts';
+export * from './links/usb-serial-list.ts';
 export * from './endpoint.ts';
 export { createReferenceResponder, seededRng, type ReferenceResponder, type ReferenceResponderOptions } from './reference-responder.ts';
 export { TokenClient, type TokenClientOptions, type InitInfo, type CallOptions } from './client.ts';
