@@ -15,13 +15,15 @@
  */
 import { TokenClient } from '../protocol/client.ts';
 import { serveLink } from '../protocol/endpoint.ts';
-import { MessageAssembler, parsePacket, reportCount, splitMessage } from '../protocol/hid.ts';
-import { decodeRequest, encodeRequest, encodeResponse, type DeviceInfo, type HotpSlotParams, type Request } from '../protocol/messages.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { MessageAssembler, reportCount, splitMessage } from '../protocol/hid/assembler.ts';
+import { decodeRequest, encodeRequest, encodeResponse, type DeviceInfo, type SlotParams, type Request } from '../protocol/messages.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY, HID_CMD, INIT_RESPONSE_SIZE, MAX_MESSAGE_SIZE, REPORT_SIZE } from '../protocol/registry.ts';
 import { encodeFrame, FRAME_WIRE_SIZE, FrameDecoder } from '../protocol/serial.ts';
 import { TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, wrapPin, wrapSeed } from '../protocol/wrap.ts';
 
 const RUNS = 7;
@@ -78,7 +80,7 @@ export function provisioningExchange(): ExchangeSize[] {
     devicePublicKey: dev.publicKey,
     attestationSignature: signAttestation(TEST_ATTESTATION_SECRET_KEY, serial, dev.publicKey),
   };
-  const params: HotpSlotParams = { slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' };
+  const params: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
   const seed = rng(20);
   const steps: Array<[string, Uint8Array, Uint8Array, number]> = [
     ['INIT', new Uint8Array(8), new Uint8Array(INIT_RESPONSE_SIZE), HID_CMD.INIT],
@@ -111,7 +113,7 @@ export async function run(): Promise<void> {
     for (const r of splitMessage(0x11223344, HID_CMD.PING, big)) asm.push(parsePacket(r)!, 0);
   });
 
-  const params: HotpSlotParams = { slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' };
+  const params: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
   const dev = generateKeyPair(rng);
   const put: Request = { command: 'PUT_SLOT', params, wrappedSeed: wrapSeed({ devicePublicKey: dev.publicKey, serial: 'TF1', params, seed: rng(20), rng }) };
   const putBytes = encodeRequest(put);

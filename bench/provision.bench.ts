@@ -68,7 +68,7 @@ export async function run(): Promise<void> {
     console.log('|---|---|');
     const kp = generateKeyPair();
     const sig = signAttestation(TEST_ATTESTATION_SECRET_KEY, 'S1', kp.publicKey);
-    const params = { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 6, counter: 0n } as const;
+    const params = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } } as const;
     const a = perOp('host: verify attestation (once per session)', 20, () => verifyAttestation({ serial: 'S1', devicePublicKey: kp.publicKey, attestationSignature: sig }, [TEST_ATTESTATION_PUBLIC_KEY]));
     const b = perOp('host: wrap PIN', 20, () => wrapPin({ devicePublicKey: kp.publicKey, serial: 'S1', pin: '123456' }));
     const c = perOp('host: wrap seed', 20, () => wrapSeed({ devicePublicKey: kp.publicKey, serial: 'S1', params, seed: new Uint8Array(20) }));

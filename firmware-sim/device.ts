@@ -4,7 +4,7 @@
  * flash (through the store), user presence only from the Button. The same Device runs in tests (fake clock,
  * seeded RNG, RAM flash) and in the host runners (system clock, CSPRNG, flash image file).
  *
- * Layers: protocol/hid.ts HidDevice (channels, INIT/PING/WINK/CANCEL/KEEPALIVE, report errors) hands complete
+ * Layers: protocol/hid/device.ts HidDevice (channels, INIT/PING/WINK/CANCEL/KEEPALIVE, report errors) hands complete
  * CBOR messages to `#cbor`, which decodes them with protocol/messages.ts, runs the command against the token
  * state (token-state.ts) and encodes the answer. Command semantics: docs/simulator.md "Commands".
  *
@@ -18,7 +18,7 @@ import { ocra, parseOcraSuite } from '../otp/ocra.ts';
 import type { HashAlgorithm } from '../otp/params.ts';
 import { hotpReference } from '../otp/reference.ts';
 import { timingSafeEqualString } from '../otp/compare.ts';
-import { HidDevice } from '../protocol/hid.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, encodeResponse, encodeStatus, type Request, type ResponseBodies, type SlotParams } from '../protocol/messages.ts';
 import { CAPABILITY, STATUS, type CommandName, type StatusName } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
@@ -28,7 +28,7 @@ import type { Button, Clock, Display, Flash, Log, Rng } from './ports.ts';
 import { drawUnit, formatSerial, slotCount, slotGroup, type Profile, type UnitDraw } from './profiles.ts';
 import { Rtc, type RtcState } from './rtc.ts';
 import { KvStore } from './store.ts';
-import { slotOtpWithCounter, TokenStore, type SlotConfig } from './token-state.ts';
+import { slotOtpOf, slotOtpWithCounter, TokenStore, type SlotConfig } from './token-state.ts';
 import { AesGcmVault } from './vault.ts';
 
 export interface DeviceOptions {
@@ -305,17 +305,17 @@ export class Device {
         if (st.lifecycle === 'LOCKED') return 'SLOT_LOCKED';
         if (p.slot >= nSlots) return 'NO_SUCH_SLOT';
         const group = slotGroup(this.profile, p.slot)!;
-        if (!group.types.includes(p.type)) return 'UNSUPPORTED';
+        if (!group.types.includes(p.otp.type)) return 'UNSUPPORTED';
         let suiteCounter = false;
-        if (p.type === 'ocra') {
+        if (p.otp.type === 'ocra') {
           try {
-            const suite = parseOcraSuite(p.ocraSuite);
+            const suite = parseOcraSuite(p.otp.suite);
             if (suite.pin || suite.session) return 'UNSUPPORTED';
             suiteCounter = suite.counter;
           } catch {
             return 'INVALID_PARAMETER';
           }
-          if (suiteCounter !== (p.counter !== undefined)) return 'INVALID_PARAMETER';
+          if (suiteCounter !== (p.otp.counter !== undefined)) return 'INVALID_PARAMETER';
         }
         const sk = this.#token.devicePrivateKey();
         const seed = unwrapSeed({ deviceSecretKey: sk, devicePublicKey: this.#publicKey, serial: this.serial, params: p, blob: req.wrappedSeed });
@@ -323,7 +323,7 @@ export class Device {
         if (!seed) return 'UNWRAP_FAILED';
         try {
           const bytes = seed.exposeSecretBytes();
-          this.#token.putSlot(p.slot, bytes, slotConfigOf(p), p.type === 'totp' ? 0n : (p.counter ?? 0n));
+          this.#token.putSlot(p.slot, bytes, slotConfigOf(p), p.otp.type === 'totp' ? 0n : (p.otp.counter ?? 0n));
           return { kcv: keyCheckValue(bytes) };
         } finally {
           seed.wipe();
@@ -496,27 +496,10 @@ function versionBytes(v: string): { major: number; minor: number; build: number 
 
 /** PUT_SLOT's parameters as a slot configuration (the counter goes to its own flash key). */
 function slotConfigOf(p: SlotParams): Omit<SlotConfig, 'kcv' | 'sealedSeed'> {
-  const touch = p.touch === 'always';
-  switch (p.type) {
-    case 'hotp':
-      return { otp: { type: 'hotp', algorithm: p.algorithm, digits: p.digits }, touch };
-    case 'totp':
-      return { otp: { type: 'totp', algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec }, touch };
-    case 'ocra':
-      return { otp: { type: 'ocra', suite: p.ocraSuite }, touch };
-  }
+  return { otp: slotOtpOf(p.otp), touch: p.touch === 'always' };
 }
 
 /** GET_SLOT's parameters: the slot configuration with its live counter. */
 function slotParamsOf(slot: number, c: SlotConfig, counter: bigint | undefined): SlotParams {
-  const touch = c.touch ? 'always' : 'never';
-  const otp = slotOtpWithCounter(c.otp, counter ?? 0n);
-  switch (otp.type) {
-    case 'hotp':
-      return { slot, type: 'hotp', touch, algorithm: otp.algorithm, digits: otp.digits, counter: otp.counter };
-    case 'totp':
-      return { slot, type: 'totp', touch, algorithm: otp.algorithm, digits: otp.digits, periodSec: otp.periodSec, t0Sec: otp.t0Sec };
-    case 'ocra':
-      return otp.counter === undefined ? { slot, type: 'ocra', touch, ocraSuite: otp.suite } : { slot, type: 'ocra', touch, ocraSuite: otp.suite, counter: otp.counter };
-  }
+  return { slot, touch: c.touch ? 'always' : 'never', otp: slotOtpWithCounter(c.otp, counter ?? 0n) };
 }

@@ -9,6 +9,7 @@
  * not happen at all; with `torn` it happens partly: a programmed word gets a random subset of its bits
  * cleared, an erased page gets a random subset of its words set to 0xFF.
  */
+import { ByteReader, ByteWriter } from '../protocol/bytes.ts';
 import { PowerCut, SimError } from './errors.ts';
 import { WORD_SIZE, type Flash, type FlashGeometry, type Rng } from './ports.ts';
 
@@ -168,29 +169,23 @@ export class RamFlash implements Flash {
 
   /** Serialises the flash as an image file (docs/flash-format.md §1.2). */
   toImage(): Uint8Array {
-    const header = new Uint8Array(IMAGE_HEADER);
-    const dv = new DataView(header.buffer);
-    header.set(IMAGE_MAGIC, 0);
-    dv.setUint32(8, this.pageSize, true);
-    dv.setUint32(12, this.pageCount, true);
-    dv.setUint32(16, this.maxWritesPerWord, true);
-    const counts = new Uint8Array(this.#eraseCounts.buffer.slice(0));
-    const out = new Uint8Array(IMAGE_HEADER + counts.length + this.#writeCounts.length + this.bytes.length);
-    out.set(header, 0);
-    out.set(counts, IMAGE_HEADER);
-    out.set(this.#writeCounts, IMAGE_HEADER + counts.length);
-    out.set(this.bytes, IMAGE_HEADER + counts.length + this.#writeCounts.length);
-    return out;
+    const size = IMAGE_HEADER + this.pageCount * 4 + this.#writeCounts.length + this.bytes.length;
+    const w = new ByteWriter({ endian: 'little', what: 'flash image', capacity: size });
+    w.bytes(IMAGE_MAGIC).u32(this.pageSize).u32(this.pageCount).u32(this.maxWritesPerWord).padTo(IMAGE_HEADER);
+    for (const c of this.#eraseCounts) w.u32(c);
+    return w.bytes(this.#writeCounts).bytes(this.bytes).done();
   }
 
   /** Parses an image file; strict: magic, geometry, exact length. */
   static fromImage(image: Uint8Array): RamFlash {
     if (image.length < IMAGE_HEADER) throw new SimError('FLASH_IMAGE', 'flash image: shorter than its 32-byte header');
-    for (let i = 0; i < IMAGE_MAGIC.length; i++) {
-      if (image[i] !== IMAGE_MAGIC[i]) throw new SimError('FLASH_IMAGE', 'flash image: bad magic (not a tokenforge flash image)');
-    }
-    const dv = new DataView(image.buffer, image.byteOffset, image.byteLength);
-    const geometry = { pageSize: dv.getUint32(8, true), pageCount: dv.getUint32(12, true), maxWritesPerWord: dv.getUint32(16, true) };
+    const r = new ByteReader(image, { endian: 'little', what: 'flash image', error: (_fault, message) => new SimError('FLASH_IMAGE', message) });
+    const magic = r.bytes(IMAGE_MAGIC.length);
+    if (!magic.every((b, i) => b === IMAGE_MAGIC[i])) throw new SimError('FLASH_IMAGE', 'flash image: bad magic (not a tokenforge flash image)');
+    const pageSize = r.u32();
+    const pageCount = r.u32();
+    const maxWritesPerWord = r.u32();
+    const geometry = { pageSize, pageCount, maxWritesPerWord };
     let probe: RamFlash;
     try {
       probe = new RamFlash(geometry);
@@ -202,17 +197,17 @@ export class RamFlash implements Flash {
     if (image.length !== expected) {
       throw new SimError('FLASH_IMAGE', `flash image: length ${image.length}, expected ${expected} for its geometry`);
     }
-    let off = IMAGE_HEADER;
+    r.bytes(IMAGE_HEADER - r.offset); // reserved
     const eraseCounts = new Uint32Array(geometry.pageCount);
-    for (let p = 0; p < geometry.pageCount; p++) eraseCounts[p] = dv.getUint32(off + p * 4, true);
-    off += geometry.pageCount * 4;
-    const writeCounts = image.slice(off, off + size / WORD_SIZE);
-    off += size / WORD_SIZE;
+    for (let p = 0; p < geometry.pageCount; p++) eraseCounts[p] = r.u32();
+    const writeCounts = r.bytes(size / WORD_SIZE);
     for (const c of writeCounts) {
       if (c > geometry.maxWritesPerWord) throw new SimError('FLASH_IMAGE', 'flash image: a word write count exceeds the limit');
     }
     void probe;
-    return new RamFlash(geometry, { bytes: image.slice(off, off + size), writeCounts, eraseCounts });
+    const bytes = r.bytes(size);
+    r.end();
+    return new RamFlash(geometry, { bytes, writeCounts, eraseCounts });
   }
 }
 

@@ -15,7 +15,8 @@
  * - Boot also erases pages with a torn header and pages with a header but no record, so at most one page is
  *   ever in flight and the reserve page always comes back.
  */
-import { crc32 } from '../protocol/serial.ts';
+import { ByteReader, ByteWriter } from '../protocol/bytes.ts';
+import { crc32 } from '../protocol/crc32.ts';
 import { SimError } from './errors.ts';
 import { WORD_SIZE, type Flash } from './ports.ts';
 
@@ -255,11 +256,7 @@ export class KvStore {
     }
     const page = this.#free.splice(best, 1)[0]!;
     const gen = this.#nextGen++;
-    const header = new Uint8Array(PAGE_HEADER_BYTES);
-    const dv = new DataView(header.buffer);
-    dv.setUint32(0, PAGE_MAGIC, true);
-    dv.setUint32(4, gen, true);
-    dv.setUint32(8, headerCrc(gen), true);
+    const header = flashWriter(PAGE_HEADER_BYTES).u32(PAGE_MAGIC).u32(gen).u32(headerCrc(gen)).done();
     // Once the header write starts the page is no longer erased; if it is cut, boot finds it dirty.
     this.#pages.push({ page, gen, end: PAGE_HEADER_BYTES, cleanTail: false });
     this.flash.write(page * this.flash.pageSize, header);
@@ -274,9 +271,7 @@ export class KvStore {
     for (const [key, e] of this.#index) {
       if (e.gen === oldest.gen && key !== META_KEY) ops.push({ key, value: e.value });
     }
-    const meta = new Uint8Array(4);
-    new DataView(meta.buffer).setUint32(0, oldest.gen, true);
-    ops.push({ key: META_KEY, value: meta });
+    ops.push({ key: META_KEY, value: flashWriter(4).u32(oldest.gen).done() });
     this.#openPage();
     const record = encodeRecord(ops);
     const head = this.#pages[this.#pages.length - 1]!;
@@ -302,16 +297,18 @@ export class KvStore {
   }
 }
 
-function headerCrc(gen: number): number {
-  const b = new Uint8Array(8);
-  const dv = new DataView(b.buffer);
-  dv.setUint32(0, PAGE_MAGIC, true);
-  dv.setUint32(4, gen, true);
-  return crc32(b);
+/** Flash layouts are little-endian (docs/flash-format.md). Only the store's own values go through these. */
+function flashWriter(capacity: number): ByteWriter {
+  return new ByteWriter({ endian: 'little', what: 'store', capacity });
 }
 
+function headerCrc(gen: number): number {
+  return crc32(flashWriter(8).u32(PAGE_MAGIC).u32(gen).done());
+}
+
+/** The retired generation in a META value; -1 for a value that is not one u32 (ignored, as before). */
 function readU32(b: Uint8Array): number {
-  return b.length === 4 ? new DataView(b.buffer, b.byteOffset, 4).getUint32(0, true) : -1;
+  return b.length === 4 ? new ByteReader(b, { endian: 'little', what: 'store meta' }).u32() : -1;
 }
 
 /** Encodes a record: length word, items, 0xFF padding, CRC word (docs/flash-format.md §2.3). */
@@ -319,40 +316,29 @@ export function encodeRecord(ops: readonly StoreOp[]): Uint8Array {
   let len = 0;
   for (const o of ops) len += ITEM_HEADER_BYTES + (o.value ? o.value.length : 0);
   if (len >= DELETED) throw new SimError('STORE_FULL', 'store: record too long');
-  const out = new Uint8Array(RECORD_OVERHEAD + pad4(len)).fill(0xff);
-  const dv = new DataView(out.buffer);
-  dv.setUint32(0, (len | ((~len & 0xffff) << 16)) >>> 0, true);
-  let off = WORD_SIZE;
+  const w = flashWriter(RECORD_OVERHEAD + pad4(len)).u16(len).u16(~len & 0xffff);
   for (const o of ops) {
-    dv.setUint16(off, o.key, true);
-    dv.setUint16(off + 2, o.value ? o.value.length : DELETED, true);
-    off += ITEM_HEADER_BYTES;
-    if (o.value) {
-      out.set(o.value, off);
-      off += o.value.length;
-    }
+    w.u16(o.key).u16(o.value ? o.value.length : DELETED);
+    if (o.value) w.bytes(o.value);
   }
-  dv.setUint32(out.length - WORD_SIZE, crc32(out, 0, out.length - WORD_SIZE), true);
-  return out;
+  w.padTo(WORD_SIZE + pad4(len), 0xff);
+  return w.u32(crc32(w.done())).done();
 }
 
 /** Parses the items of a record body; undefined if they do not exactly fill [start, end). */
 function parseItems(body: Uint8Array, start: number, end: number): StoreOp[] | undefined {
-  const dv = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  const r = new ByteReader(body.subarray(start, end), { endian: 'little', what: 'store record' });
   const ops: StoreOp[] = [];
-  let off = start;
-  while (off < end) {
-    if (off + ITEM_HEADER_BYTES > end) return undefined;
-    const key = dv.getUint16(off, true);
-    const len = dv.getUint16(off + 2, true);
-    off += ITEM_HEADER_BYTES;
+  while (r.remaining > 0) {
+    if (r.remaining < ITEM_HEADER_BYTES) return undefined;
+    const key = r.u16();
+    const len = r.u16();
     if (len === DELETED) {
       ops.push({ key, value: null });
       continue;
     }
-    if (off + len > end) return undefined;
-    ops.push({ key, value: body.slice(off, off + len) });
-    off += len;
+    if (len > r.remaining) return undefined;
+    ops.push({ key, value: r.bytes(len) });
   }
   return ops;
 }

@@ -11,6 +11,7 @@
 import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
+import { ByteReader, ByteWriter, type ByteErrorFactory } from '../protocol/bytes.ts';
 import { keyCheckValue } from '../protocol/wrap.ts';
 import { parseOcraSuite } from '../otp/ocra.ts';
 import { OTP_TYPES, type OtpParams } from '../otp/otp-params.ts';
@@ -103,77 +104,10 @@ export const DEFAULT_PIN_RETRIES = 10;
 
 // ---- value codecs (strict; layouts in docs/flash-format.md §3) ----
 
-class Writer {
-  readonly parts: number[] = [];
-  u8(v: number): this {
-    this.parts.push(v & 0xff);
-    return this;
-  }
-  u32(v: number): this {
-    for (let i = 0; i < 4; i++) this.parts.push((v >>> (8 * i)) & 0xff);
-    return this;
-  }
-  u64(v: bigint): this {
-    for (let i = 0n; i < 8n; i++) this.parts.push(Number((v >> (8n * i)) & 0xffn));
-    return this;
-  }
-  bytes8(b: Uint8Array): this {
-    if (b.length > 255) throw new SimError('INVALID_ARGUMENT', 'value too long for a u8 length');
-    this.u8(b.length);
-    for (const x of b) this.parts.push(x);
-    return this;
-  }
-  str8(s: string): this {
-    return this.bytes8(new TextEncoder().encode(s));
-  }
-  done(): Uint8Array {
-    return Uint8Array.from(this.parts);
-  }
-}
-
-class Reader {
-  #off = 0;
-  readonly #b: Uint8Array;
-  readonly #what: string;
-  constructor(b: Uint8Array, what: string) {
-    this.#b = b;
-    this.#what = what;
-  }
-  #need(n: number): void {
-    if (this.#off + n > this.#b.length) throw new SimError('STORE_CORRUPT', `${this.#what}: truncated value`);
-  }
-  u8(): number {
-    this.#need(1);
-    return this.#b[this.#off++]!;
-  }
-  u32(): number {
-    this.#need(4);
-    let v = 0;
-    for (let i = 0; i < 4; i++) v |= this.#b[this.#off + i]! << (8 * i);
-    this.#off += 4;
-    return v >>> 0;
-  }
-  u64(): bigint {
-    this.#need(8);
-    let v = 0n;
-    for (let i = 7; i >= 0; i--) v = (v << 8n) | BigInt(this.#b[this.#off + i]!);
-    this.#off += 8;
-    return v;
-  }
-  bytes8(): Uint8Array {
-    const n = this.u8();
-    this.#need(n);
-    const out = this.#b.slice(this.#off, this.#off + n);
-    this.#off += n;
-    return out;
-  }
-  str8(): string {
-    return new TextDecoder('utf-8', { fatal: true }).decode(this.bytes8());
-  }
-  end(): void {
-    if (this.#off !== this.#b.length) throw new SimError('STORE_CORRUPT', `${this.#what}: trailing bytes`);
-  }
-}
+/** Stored values are little-endian; reading a malformed one is STORE_CORRUPT, writing an unfit one INVALID_ARGUMENT. */
+const storeError: ByteErrorFactory = (fault, message) => new SimError(fault === 'out-of-range' ? 'INVALID_ARGUMENT' : 'STORE_CORRUPT', message);
+const storeWriter = (): ByteWriter => new ByteWriter({ endian: 'little', what: 'value', error: storeError });
+const storeReader = (b: Uint8Array, what: string): ByteReader => new ByteReader(b, { endian: 'little', what, error: storeError });
 
 /**
  * The slot configuration value (docs/flash-format.md §3.5). The kind byte is OTP_TYPES index + 1 (hotp 1,
@@ -183,7 +117,7 @@ class Reader {
  */
 export function encodeSlot(c: SlotConfig): Uint8Array {
   const f = slotFields(c.otp);
-  return new Writer()
+  return storeWriter()
     .u8(1)
     .u8(OTP_TYPES.indexOf(c.otp.type) + 1)
     .u8(ALGORITHMS.indexOf(f.algorithm) + 1)
@@ -212,7 +146,7 @@ function slotFields(o: SlotOtpParams): { algorithm: HashAlgorithm; digits: numbe
 }
 
 export function decodeSlot(b: Uint8Array): SlotConfig {
-  const r = new Reader(b, 'slot config');
+  const r = storeReader(b, 'slot config');
   if (r.u8() !== 1) throw new SimError('STORE_CORRUPT', 'slot config: unknown version');
   const type = OTP_TYPES[r.u8() - 1];
   const algorithm = ALGORITHMS[r.u8() - 1];
@@ -232,11 +166,11 @@ export function decodeSlot(b: Uint8Array): SlotConfig {
 }
 
 function encodeIdentity(i: Identity): Uint8Array {
-  return new Writer().u8(1).str8(i.serial).str8(i.profile).bytes8(i.sealedDeviceKey).done();
+  return storeWriter().u8(1).str8(i.serial).str8(i.profile).bytes8(i.sealedDeviceKey).done();
 }
 
 function decodeIdentity(b: Uint8Array): Identity {
-  const r = new Reader(b, 'identity');
+  const r = storeReader(b, 'identity');
   if (r.u8() !== 1) throw new SimError('STORE_CORRUPT', 'identity: unknown version');
   const i = { serial: r.str8(), profile: r.str8(), sealedDeviceKey: r.bytes8() };
   r.end();
@@ -244,11 +178,11 @@ function decodeIdentity(b: Uint8Array): Identity {
 }
 
 function u64Bytes(v: bigint): Uint8Array {
-  return new Writer().u64(v).done();
+  return storeWriter().u64(v).done();
 }
 
 function readU64(b: Uint8Array, what: string): bigint {
-  const r = new Reader(b, what);
+  const r = storeReader(b, what);
   const v = r.u64();
   r.end();
   return v;
@@ -264,7 +198,7 @@ export function readTokenState(kv: KvStore): TokenState {
   const st = kv.get(STORE_KEYS.SETTINGS);
   let settings = DEFAULT_SETTINGS;
   if (st) {
-    const r = new Reader(st, 'settings');
+    const r = storeReader(st, 'settings');
     settings = { defaultSlot: r.u8(), displayMs: r.u32() };
     r.end();
   }
@@ -390,7 +324,7 @@ export class TokenStore {
   }
 
   setSettings(s: Settings): void {
-    this.#commit([{ key: STORE_KEYS.SETTINGS, value: new Writer().u8(s.defaultSlot).u32(s.displayMs).done() }]);
+    this.#commit([{ key: STORE_KEYS.SETTINGS, value: storeWriter().u8(s.defaultSlot).u32(s.displayMs).done() }]);
   }
 
   /** Raises the rollback guard to `sec` (never lowers it). */

@@ -15,6 +15,7 @@
  * `undefined` for anything that is not canonical CBOR.
  */
 import { Decoder } from 'cbor-x';
+import { ByteWriter } from './bytes.ts';
 
 export type CborValue = number | bigint | string | boolean | Uint8Array | CborValue[] | CborMap;
 export type CborMap = Map<number, CborValue>;
@@ -29,79 +30,49 @@ const utf8Strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 // ---------------------------------------------------------------------------------------------------------
 // Encoder
 
-class Writer {
-  buf = new Uint8Array(256);
-  len = 0;
-  ensure(n: number): void {
-    if (this.len + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
-    while (size < this.len + n) size *= 2;
-    const next = new Uint8Array(size);
-    next.set(this.buf.subarray(0, this.len));
-    this.buf = next;
-  }
-  byte(b: number): void {
-    this.ensure(1);
-    this.buf[this.len++] = b;
-  }
-  bytes(b: Uint8Array): void {
-    this.ensure(b.length);
-    this.buf.set(b, this.len);
-    this.len += b.length;
-  }
-  head(major: number, value: bigint): void {
-    const m = major << 5;
-    if (value < 24n) this.byte(m | Number(value));
-    else if (value < 0x100n) {
-      this.byte(m | 24);
-      this.byte(Number(value));
-    } else if (value < 0x10000n) {
-      this.byte(m | 25);
-      this.byte(Number(value >> 8n));
-      this.byte(Number(value & 0xffn));
-    } else if (value < 0x100000000n) {
-      this.byte(m | 26);
-      for (let s = 24n; s >= 0n; s -= 8n) this.byte(Number((value >> s) & 0xffn));
-    } else {
-      this.byte(m | 27);
-      for (let s = 56n; s >= 0n; s -= 8n) this.byte(Number((value >> s) & 0xffn));
-    }
-  }
+/** The head of an item: major type and argument, in the shortest form (RFC 8949 §3, §4.2.1). */
+function head(w: ByteWriter, major: number, value: bigint): void {
+  const m = major << 5;
+  if (value < 24n) w.u8(m | Number(value));
+  else if (value < 0x100n) w.u8(m | 24).u8(Number(value));
+  else if (value < 0x10000n) w.u8(m | 25).u16(Number(value));
+  else if (value < 0x100000000n) w.u8(m | 26).u32(Number(value));
+  else w.u8(m | 27).u64(value);
 }
 
 const U64_MAX = (1n << 64n) - 1n;
 
-function encodeItem(w: Writer, v: CborValue, depth: number): void {
+function encodeItem(w: ByteWriter, v: CborValue, depth: number): void {
   if (depth > MAX_DEPTH) throw new RangeError('cbor: nesting deeper than MAX_DEPTH');
   if (typeof v === 'number' || typeof v === 'bigint') {
     if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new RangeError(`cbor: ${v} is not a safe integer`);
     const b = BigInt(v);
     if (b >= 0n) {
       if (b > U64_MAX) throw new RangeError('cbor: integer above 2^64-1');
-      w.head(0, b);
+      head(w, 0, b);
     } else {
       if (-1n - b > U64_MAX) throw new RangeError('cbor: integer below -2^64');
-      w.head(1, -1n - b);
+      head(w, 1, -1n - b);
     }
   } else if (typeof v === 'string') {
     const b = utf8.encode(v);
-    w.head(3, BigInt(b.length));
+    head(w, 3, BigInt(b.length));
     w.bytes(b);
   } else if (typeof v === 'boolean') {
-    w.byte(v ? 0xf5 : 0xf4);
+    w.u8(v ? 0xf5 : 0xf4);
   } else if (v instanceof Uint8Array) {
-    w.head(2, BigInt(v.length));
+    head(w, 2, BigInt(v.length));
     w.bytes(v);
   } else if (Array.isArray(v)) {
-    w.head(4, BigInt(v.length));
+    head(w, 4, BigInt(v.length));
     for (const item of v) encodeItem(w, item, depth + 1);
   } else if (v instanceof Map) {
     const keys = [...v.keys()];
     for (const k of keys) if (!Number.isSafeInteger(k) || k < 0) throw new RangeError(`cbor: map key ${k} is not an unsigned integer`);
     keys.sort((a, b) => a - b);
-    w.head(5, BigInt(keys.length));
+    head(w, 5, BigInt(keys.length));
     for (const k of keys) {
-      w.head(0, BigInt(k));
+      head(w, 0, BigInt(k));
       encodeItem(w, v.get(k)!, depth + 1);
     }
   } else {
@@ -111,9 +82,9 @@ function encodeItem(w: Writer, v: CborValue, depth: number): void {
 
 /** Canonical encoding of `value`. Throws TypeError/RangeError for values outside the subset (a caller bug). */
 export function encodeCanonical(value: CborValue): Uint8Array {
-  const w = new Writer();
+  const w = new ByteWriter({ endian: 'big', what: 'cbor', capacity: 256 });
   encodeItem(w, value, 0);
-  return w.buf.slice(0, w.len);
+  return w.done();
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@
  *   const client = await TokenClient.open(await openTransport('/dev/ttyACM0'), { trustAnchors: [factoryKey] });
  *   const info = await client.info();
  *   await client.authenticate('123456');
- *   const { kcv } = await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed);
+ *   const { kcv } = await client.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed);
  *   const { code } = await client.calculate(0);
  *   await client.close();
  *
@@ -29,8 +29,10 @@
  *    errors are `HID_<name>`, host failures use the HostErrorCode names.
  */
 import type { Secret } from '../otp/secret.ts';
+import { ByteReader } from './bytes.ts';
 import { ProtocolError, type ProtocolErrorCode } from './errors.ts';
-import { MessageAssembler, parsePacket, splitMessage } from './hid.ts';
+import { parsePacket } from './hid/packet.ts';
+import { MessageAssembler, splitMessage } from './hid/assembler.ts';
 import {
   decodeResponse,
   encodeRequest,
@@ -117,10 +119,6 @@ const STATUS_TEXT: Record<Exclude<StatusName, 'OK'>, string> = {
 const IDEMPOTENT: ReadonlySet<CommandName> = new Set(['GET_INFO', 'GET_SLOT', 'GET_TIME', 'SELF_TEST']);
 const RETRYABLE: ReadonlySet<ProtocolErrorCode> = new Set(['TIMEOUT', 'BAD_RESPONSE', 'HID_INVALID_SEQ', 'HID_MSG_TIMEOUT', 'HID_CHANNEL_BUSY', 'HID_INVALID_CHANNEL']);
 
-function u32(b: Uint8Array, o: number): number {
-  return (((b[o]! << 24) >>> 0) + ((b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!)) >>> 0;
-}
-
 /** Identity of one attestation check: serial, device public key and signature, unambiguously joined. */
 function attestationKey(info: DeviceInfo): string {
   return `${bytesToHex(info.devicePublicKey)}.${bytesToHex(info.attestationSignature)}.${info.serial}`;
@@ -200,12 +198,15 @@ export class TokenClient {
         let match = true;
         for (let i = 0; i < INIT_NONCE_SIZE; i++) if (d[i] !== nonce[i]) match = false;
         if (!match) continue; // another host's INIT
-        const newCid = u32(d, 8);
+        const r = new ByteReader(d.subarray(INIT_NONCE_SIZE, INIT_RESPONSE_SIZE), { endian: 'big', what: 'INIT response' });
+        const newCid = r.u32();
         if (newCid === 0 || newCid === BROADCAST_CID || (cid !== BROADCAST_CID && newCid !== cid)) {
           foreign++;
           continue;
         }
-        return { cid: newCid, protocolVersion: d[12]!, firmware: { major: d[13]!, minor: d[14]!, build: d[15]! }, capabilities: d[16]! };
+        const protocolVersion = r.u8();
+        const firmware = { major: r.u8(), minor: r.u8(), build: r.u8() };
+        return { cid: newCid, protocolVersion, firmware, capabilities: r.u8() };
       }
     }
     const s = this.transport.stats;

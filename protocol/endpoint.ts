@@ -11,10 +11,12 @@
  * used its channel (INIT answers on the broadcast channel go to the connection that sent the INIT).
  */
 import { createServer, type Server } from 'node:net';
-import { parsePacket } from './hid.ts';
+import { ByteReader } from './bytes.ts';
+import { parsePacket } from './hid/packet.ts';
 import { BROADCAST_CID } from './registry.ts';
 import { encodeFrames, FrameDecoder } from './serial.ts';
-import { socketLink, type ByteLink } from './transport.ts';
+import { socketLink } from './links/tcp.ts';
+import type { ByteLink } from './transport.ts';
 
 export interface ReportDevice {
   handleReport(report: Uint8Array, nowMs: number): Uint8Array[];
@@ -36,7 +38,7 @@ export interface Endpoint {
 const monotonicMs = (): number => Number(process.hrtime.bigint() / 1_000_000n);
 
 function cidOf(report: Uint8Array): number {
-  return (((report[0]! << 24) >>> 0) + ((report[1]! << 16) | (report[2]! << 8) | report[3]!)) >>> 0;
+  return new ByteReader(report, { endian: 'big', what: 'report' }).u32();
 }
 
 /** Serves `device` on several links at once, routing answers by channel. */

@@ -15,6 +15,7 @@
  * Keys: registry.ts (only grows). Counters and times are bigint and travel as CBOR unsigned integers up to
  * 2^64-1 (shortest form, so a small counter is one byte).
  */
+import { MAX_PERIOD_SEC, type OtpParams } from '../otp/otp-params.ts';
 import { MAX_DIGITS, MIN_DIGITS } from '../otp/params.ts';
 import { decodeCanonical, encodeCanonical, type CborMap, type CborValue } from './cbor.ts';
 import { ProtocolError } from './errors.ts';
@@ -40,7 +41,6 @@ import {
   statusName,
   TOUCH_POLICY,
   WRAPPED_KEY,
-  type AlgorithmName,
   type CommandName,
   type DeviceStateName,
   type StatusName,
@@ -62,34 +62,18 @@ export interface WrappedBlob {
   ciphertext: Uint8Array;
 }
 
-interface SlotCommon {
+/**
+ * Slot parameters: everything PUT_SLOT sends except the wrapped seed; GET_SLOT returns them with a KCV. The
+ * OTP parameters are the shared model (otp/otp-params.ts) unchanged; the protocol adds only where they go
+ * (`slot`) and whether CALCULATE waits for the button (`touch`). The counter (HOTP, OCRA suites with C) is
+ * the next one to use when sent, the current one in GET_SLOT.
+ */
+export interface SlotParams {
   /** Slot index, 0..slotCount-1. */
   slot: number;
   touch: TouchPolicyName;
+  otp: OtpParams;
 }
-export interface HotpSlotParams extends SlotCommon {
-  type: 'hotp';
-  algorithm: AlgorithmName;
-  digits: number;
-  /** Next counter to use (0..2^64-1). In GET_SLOT: the current counter. */
-  counter: bigint;
-}
-export interface TotpSlotParams extends SlotCommon {
-  type: 'totp';
-  algorithm: AlgorithmName;
-  digits: number;
-  periodSec: number;
-  t0Sec: bigint;
-}
-export interface OcraSlotParams extends SlotCommon {
-  type: 'ocra';
-  /** RFC 6287 suite, e.g. "OCRA-1:HOTP-SHA1-6:QN08"; algorithm, digits and time step come from it. */
-  ocraSuite: string;
-  /** Present when the suite uses a counter (C). */
-  counter?: bigint;
-}
-/** Slot parameters: everything PUT_SLOT sends except the wrapped seed; GET_SLOT returns them with a KCV. */
-export type SlotParams = HotpSlotParams | TotpSlotParams | OcraSlotParams;
 
 export interface DeviceInfo {
   model: string;
@@ -292,15 +276,18 @@ function readSlotParams(r: MapReader): SlotParams {
   const slot = r.uint(SLOT_KEY.slot, 'slot', 0, slotMax);
   const type = r.enumOf(SLOT_KEY.type, 'type', SLOT_TYPE);
   const touch = r.enumOf(SLOT_KEY.touch, 'touch', TOUCH_POLICY);
+  return { slot, touch, otp: readOtpParams(r, type) };
+}
+
+/** The OTP parameters of a slot (SLOT_KEY 3..8); keys that do not belong to `type` are INVALID_PARAMETER. */
+function readOtpParams(r: MapReader, type: OtpParams['type']): OtpParams {
   switch (type) {
     case 'hotp': {
       r.forbid(SLOT_KEY.periodSec, 'periodSec', 'for hotp');
       r.forbid(SLOT_KEY.t0Sec, 't0Sec', 'for hotp');
       r.forbid(SLOT_KEY.ocraSuite, 'ocraSuite', 'for hotp');
       return {
-        slot,
         type,
-        touch,
         algorithm: r.enumOf(SLOT_KEY.algorithm, 'algorithm', ALGORITHM),
         digits: r.uint(SLOT_KEY.digits, 'digits', MIN_DIGITS, MAX_DIGITS),
         counter: r.u64(SLOT_KEY.counter, 'counter'),
@@ -310,12 +297,10 @@ function readSlotParams(r: MapReader): SlotParams {
       r.forbid(SLOT_KEY.counter, 'counter', 'for totp');
       r.forbid(SLOT_KEY.ocraSuite, 'ocraSuite', 'for totp');
       return {
-        slot,
         type,
-        touch,
         algorithm: r.enumOf(SLOT_KEY.algorithm, 'algorithm', ALGORITHM),
         digits: r.uint(SLOT_KEY.digits, 'digits', MIN_DIGITS, MAX_DIGITS),
-        periodSec: r.uint(SLOT_KEY.periodSec, 'periodSec', 1, 86_400),
+        periodSec: r.uint(SLOT_KEY.periodSec, 'periodSec', 1, MAX_PERIOD_SEC),
         t0Sec: r.u64(SLOT_KEY.t0Sec, 't0Sec'),
       };
     }
@@ -324,10 +309,10 @@ function readSlotParams(r: MapReader): SlotParams {
       r.forbid(SLOT_KEY.digits, 'digits', 'for ocra (the suite names it)');
       r.forbid(SLOT_KEY.periodSec, 'periodSec', 'for ocra (the suite names it)');
       r.forbid(SLOT_KEY.t0Sec, 't0Sec', 'for ocra');
-      const ocraSuite = r.text(SLOT_KEY.ocraSuite, 'ocraSuite', LIMITS.maxStringBytes);
-      if (!/^OCRA-1:HOTP-SHA(1|256|512)-\d{1,2}:[A-Za-z0-9-]+$/.test(ocraSuite)) reject('INVALID_PARAMETER', 'ocraSuite: not an RFC 6287 suite string');
+      const suite = r.text(SLOT_KEY.ocraSuite, 'ocraSuite', LIMITS.maxStringBytes);
+      if (!/^OCRA-1:HOTP-SHA(1|256|512)-\d{1,2}:[A-Za-z0-9-]+$/.test(suite)) reject('INVALID_PARAMETER', 'ocraSuite: not an RFC 6287 suite string');
       const counter = r.u64(SLOT_KEY.counter, 'counter', true);
-      return counter === undefined ? { slot, type, touch, ocraSuite } : { slot, type, touch, ocraSuite, counter };
+      return counter === undefined ? { type, suite } : { type, suite, counter };
     }
   }
 }
@@ -335,24 +320,25 @@ function readSlotParams(r: MapReader): SlotParams {
 /** The slot parameters as a CBOR map with SLOT_KEY keys (used by PUT_SLOT, GET_SLOT and the wrap AAD). */
 export function slotParamsMap(p: SlotParams): CborMap {
   const m: CborMap = new Map();
+  const o = p.otp;
   m.set(SLOT_KEY.slot, p.slot);
-  m.set(SLOT_KEY.type, SLOT_TYPE[p.type]);
+  m.set(SLOT_KEY.type, SLOT_TYPE[o.type]);
   m.set(SLOT_KEY.touch, TOUCH_POLICY[p.touch]);
-  switch (p.type) {
+  switch (o.type) {
     case 'hotp':
-      m.set(SLOT_KEY.algorithm, ALGORITHM[p.algorithm]);
-      m.set(SLOT_KEY.digits, p.digits);
-      m.set(SLOT_KEY.counter, p.counter);
+      m.set(SLOT_KEY.algorithm, ALGORITHM[o.algorithm]);
+      m.set(SLOT_KEY.digits, o.digits);
+      m.set(SLOT_KEY.counter, o.counter);
       break;
     case 'totp':
-      m.set(SLOT_KEY.algorithm, ALGORITHM[p.algorithm]);
-      m.set(SLOT_KEY.digits, p.digits);
-      m.set(SLOT_KEY.periodSec, p.periodSec);
-      m.set(SLOT_KEY.t0Sec, p.t0Sec);
+      m.set(SLOT_KEY.algorithm, ALGORITHM[o.algorithm]);
+      m.set(SLOT_KEY.digits, o.digits);
+      m.set(SLOT_KEY.periodSec, o.periodSec);
+      m.set(SLOT_KEY.t0Sec, o.t0Sec);
       break;
     case 'ocra':
-      m.set(SLOT_KEY.ocraSuite, p.ocraSuite);
-      if (p.counter !== undefined) m.set(SLOT_KEY.counter, p.counter);
+      m.set(SLOT_KEY.ocraSuite, o.suite);
+      if (o.counter !== undefined) m.set(SLOT_KEY.counter, o.counter);
       break;
   }
   return m;

@@ -8,7 +8,7 @@
  * clock), SELF_TEST (passes), RESET (waits for `press()`, so KEEPALIVE and CANCEL can be tested); every other
  * valid command answers UNSUPPORTED, and malformed messages get the status the codec names.
  */
-import { HidDevice } from './hid.ts';
+import { HidDevice } from './hid/device.ts';
 import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo } from './messages.ts';
 import { CAPABILITY, STATUS } from './registry.ts';
 import { TEST_ATTESTATION_SECRET_KEY } from './test-attestation-key.ts';

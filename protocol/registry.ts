@@ -8,6 +8,8 @@
  * Normative text: docs/protocol.md. Report-layer values are those of FIDO CTAP 2.1 section 11.2 (CTAPHID) so
  * that HID analysers decode our traffic; message-layer values are tokenforge's own.
  */
+import type { OtpType } from '../otp/otp-params.ts';
+import type { HashAlgorithm } from '../otp/params.ts';
 
 // ---------------------------------------------------------------------------------------------------------
 // Report layer (docs/protocol.md §2), values from CTAP 2.1 §11.2.9
@@ -180,13 +182,11 @@ export const DEVICE_STATE = {
 } as const;
 export type DeviceStateName = keyof typeof DEVICE_STATE;
 
-/** Slot type (PUT_SLOT key 2). */
-export const SLOT_TYPE = { hotp: 0, totp: 1, ocra: 2 } as const;
-export type SlotTypeName = keyof typeof SLOT_TYPE;
+/** Slot type (PUT_SLOT key 2): the wire code of each otp/otp-params.ts OtpType (the names live there, once). */
+export const SLOT_TYPE = { hotp: 0, totp: 1, ocra: 2 } as const satisfies Record<OtpType, number>;
 
-/** HMAC algorithm (PUT_SLOT key 3); names match otp/params.ts HashAlgorithm. */
-export const ALGORITHM = { SHA1: 0, SHA256: 1, SHA512: 2 } as const;
-export type AlgorithmName = keyof typeof ALGORITHM;
+/** HMAC algorithm (PUT_SLOT key 3): the wire code of each otp/params.ts HashAlgorithm. */
+export const ALGORITHM = { SHA1: 0, SHA256: 1, SHA512: 2 } as const satisfies Record<HashAlgorithm, number>;
 
 /** Touch policy (PUT_SLOT key 9): whether CALCULATE waits for the button. */
 export const TOUCH_POLICY = { never: 0, always: 1 } as const;

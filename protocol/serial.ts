@@ -4,8 +4,8 @@
  *
  *   on the wire:  0x00 | COBS(report | CRC-32(report)) | 0x00
  *
- * CRC-32 is the IEEE 802.3 / zlib CRC: reflected polynomial 0xEDB88320 (0x04C11DB7), init 0xFFFFFFFF,
- * xorout 0xFFFFFFFF, appended little-endian; check value CRC-32("123456789") = 0xCBF43926. COBS (Cheshire &
+ * CRC-32 is the IEEE 802.3 / zlib CRC (crc32.ts: reflected polynomial 0xEDB88320, init and xorout
+ * 0xFFFFFFFF, check value CRC-32("123456789") = 0xCBF43926), appended little-endian. COBS (Cheshire &
  * Baker 1999) removes every 0x00 from the 68-byte payload, so 0x00 only ever marks a frame boundary; the
  * encoded payload is always exactly 69 bytes, 71 with both delimiters. The leading delimiter lets a receiver
  * that saw line noise resynchronise before this frame rather than after it; empty frames (0x00 0x00) are
@@ -16,27 +16,9 @@
  * is complete, decodes as COBS to exactly 68 bytes and its CRC matches; anything else is counted and dropped.
  * It never throws on input bytes and never emits a partial frame.
  */
+import { ByteReader, ByteWriter } from './bytes.ts';
+import { crc32 } from './crc32.ts';
 import { FRAME_DELIMITER, FRAME_ENCODED_SIZE, FRAME_PAYLOAD_SIZE, REPORT_SIZE } from './registry.ts';
-
-// ---------------------------------------------------------------------------------------------------------
-// CRC-32
-
-const CRC_TABLE = (() => {
-  const t = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    t[n] = c >>> 0;
-  }
-  return t;
-})();
-
-/** CRC-32 (IEEE 802.3) of `bytes[start..end)`. */
-export function crc32(bytes: Uint8Array, start = 0, end = bytes.length): number {
-  let c = 0xffffffff;
-  for (let i = start; i < end; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // COBS
@@ -110,13 +92,7 @@ export const FRAME_WIRE_SIZE = FRAME_ENCODED_SIZE + 2;
 /** The wire bytes of one report: 0x00 | COBS(report | CRC-32 LE) | 0x00 (71 bytes). */
 export function encodeFrame(report: Uint8Array): Uint8Array {
   if (report.length !== REPORT_SIZE) throw new RangeError(`report: must be ${REPORT_SIZE} bytes, got ${report.length}`);
-  const payload = new Uint8Array(FRAME_PAYLOAD_SIZE);
-  payload.set(report);
-  const c = crc32(report);
-  payload[REPORT_SIZE] = c & 0xff;
-  payload[REPORT_SIZE + 1] = (c >>> 8) & 0xff;
-  payload[REPORT_SIZE + 2] = (c >>> 16) & 0xff;
-  payload[REPORT_SIZE + 3] = c >>> 24;
+  const payload = new ByteWriter({ endian: 'little', capacity: FRAME_PAYLOAD_SIZE }).bytes(report).u32(crc32(report)).done();
   const out = new Uint8Array(FRAME_WIRE_SIZE);
   out[0] = FRAME_DELIMITER;
   const n = cobsEncodeInto(payload, out, 1);
@@ -192,7 +168,7 @@ export class FrameDecoder {
       return undefined;
     }
     const p = this.#payload;
-    const got = (p[REPORT_SIZE]! | (p[REPORT_SIZE + 1]! << 8) | (p[REPORT_SIZE + 2]! << 16) | (p[REPORT_SIZE + 3]! << 24)) >>> 0;
+    const got = new ByteReader(p.subarray(REPORT_SIZE), { endian: 'little', what: 'frame CRC' }).u32();
     if (got !== crc32(p, 0, REPORT_SIZE)) {
       this.stats.crcErrors++;
       return undefined;

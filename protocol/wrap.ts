@@ -38,6 +38,7 @@ import { hmac } from '@noble/hashes/hmac.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
 import { Secret } from '../otp/secret.ts';
+import { ByteWriter } from './bytes.ts';
 import { encodeCanonical, type CborValue } from './cbor.ts';
 import { ProtocolError } from './errors.ts';
 import { slotParamsMap, type SlotParams, type WrappedBlob } from './messages.ts';
@@ -122,7 +123,7 @@ export function attestationMessage(serial: string, devicePublicKey: Uint8Array):
   const s = utf8.encode(serial);
   if (s.length === 0 || s.length > 255) throw new ProtocolError('INVALID_ARGUMENT', 'serial: must be 1..255 bytes of UTF-8');
   if (devicePublicKey.length !== LIMITS.publicKeySize) throw new ProtocolError('INVALID_ARGUMENT', 'devicePublicKey: must be 65 bytes (uncompressed P-256)');
-  return concat(utf8.encode(ATTESTATION_DOMAIN), Uint8Array.of(0, s.length), s, devicePublicKey);
+  return new ByteWriter({ endian: 'big', what: 'attestation message' }).bytes(utf8.encode(ATTESTATION_DOMAIN)).u8(0).bytes8(s).bytes(devicePublicKey).done();
 }
 
 /** Factory side: the 64-byte attestation signature (deterministic ECDSA, RFC 6979). */

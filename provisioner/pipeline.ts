@@ -121,19 +121,14 @@ export function classify(e: unknown, step: Step): ProvisionFault {
 }
 
 /**
- * PUT_SLOT parameters of a seed record. The seed's `otp` is what the slot computes with; the protocol still
- * spells it as flat fields beside the slot and touch policy (this is the only place that maps them).
+ * PUT_SLOT parameters of a seed record: the seed's `otp` as it is, beside the slot and touch policy. OCRA seeds
+ * are refused here because the pipeline's check step has no challenge to send yet.
  */
 export function slotParamsOf(seed: SeedRecord, slot: number, touch: 'never' | 'always'): SlotParams {
-  const p = seed.otp;
-  switch (p.type) {
-    case 'hotp':
-      return { slot, type: 'hotp', touch, algorithm: p.algorithm, digits: p.digits, counter: p.counter };
-    case 'totp':
-      return { slot, type: 'totp', touch, algorithm: p.algorithm, digits: p.digits, periodSec: p.periodSec, t0Sec: p.t0Sec };
-    case 'ocra':
-      throw new ProvisionFault('INVALID_ARGUMENT', `seed ${seed.serial}: OCRA seeds are not provisioned by this pipeline yet (its check needs a challenge protocol)`);
+  if (seed.otp.type === 'ocra') {
+    throw new ProvisionFault('INVALID_ARGUMENT', `seed ${seed.serial}: OCRA seeds are not provisioned by this pipeline yet (its check needs a challenge protocol)`);
   }
+  return { slot, touch, otp: seed.otp };
 }
 
 interface Ctx {

@@ -3,7 +3,8 @@
  *
  *   --port PATH        a serial device or a PTY (repeatable)           → "PATH"
  *   --tcp HOST:PORT    the framed byte stream over TCP (repeatable)    → "tcp://HOST:PORT"
- *   --discover         serialport's list, filtered by USB VID:PID      → each matching path
+ *   --discover         serial ports with a matching USB VID:PID        → each matching path
+ *                      (protocol/links/usb-serial-list.ts: serialport's list, or sysfs where udev is absent)
  *   (--sim N           in-process simulated tokens: built by the CLI, which hands over Transports; the
  *                      provisioner never imports the simulator)
  *
@@ -11,10 +12,12 @@
  * factory the caller gives (the protocol client); so the pipeline treats a hardware token, a PTY-served
  * simulator and an in-memory one alike.
  */
-import { SerialPort } from 'serialport';
 import { TokenClient, type TokenClientOptions } from '../protocol/client.ts';
 import { ProtocolError } from '../protocol/errors.ts';
-import { openTransport, parseTcpTarget, type Transport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
+import { parseTcpTarget } from '../protocol/links/tcp.ts';
+import { listSerialPorts } from '../protocol/links/usb-serial-list.ts';
+import type { Transport } from '../protocol/transport.ts';
 import { ProvisionFault } from './faults.ts';
 import type { Target, TokenSession } from './pipeline.ts';
 
@@ -59,10 +62,10 @@ export interface PortInfoLike {
   productId?: string | undefined;
 }
 
-/** Serial ports whose USB ids match one of `ids` (the `list` port defaults to serialport's). */
+/** Serial ports whose USB ids match one of `ids` (the `list` port defaults to listSerialPorts, which works without udev). */
 export async function discoverPorts(
   ids: readonly { vendorId: string; productId: string }[] = DEFAULT_DISCOVER_IDS,
-  list: () => Promise<readonly PortInfoLike[]> = () => SerialPort.list(),
+  list: () => Promise<readonly PortInfoLike[]> = () => listSerialPorts(),
 ): Promise<TargetDescriptor[]> {
   const ports = await list();
   const want = new Set(ids.map((i) => `${i.vendorId.toLowerCase()}:${i.productId.toLowerCase()}`));

@@ -8,7 +8,8 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { serveTcp, type TcpEndpoint } from '../protocol/endpoint.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
-import { openSerialLink, type ByteLink } from '../protocol/transport.ts';
+import { openSerialLink } from '../protocol/links/serial.ts';
+import type { ByteLink } from '../protocol/transport.ts';
 import { serveResponderOnPty, socatPtyPair, type PtyPair, type ServedPty } from './protocol.helpers.ts';
 
 const BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url));

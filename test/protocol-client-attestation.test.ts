@@ -7,12 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
 import { serveLink } from '../protocol/endpoint.ts';
-import { HidDevice } from '../protocol/hid.ts';
-import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type HotpSlotParams } from '../protocol/messages.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
+import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type SlotParams } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, unwrapPin, unwrapSeed, type KeyPair } from '../protocol/wrap.ts';
 
 /** Trust anchors that count how often they are walked (one walk per attestation check). */
@@ -25,7 +26,7 @@ class CountingAnchors extends Array<Uint8Array> {
 }
 
 const SERIAL = 'ATT-0001';
-const hotp0: HotpSlotParams = { slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' };
+const hotp0: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
 const SEED = new TextEncoder().encode('12345678901234567890');
 
 /** A token whose device key (and its attestation) the test can swap; it unwraps with whatever key is current. */

@@ -7,15 +7,17 @@
 import { describe, expect, it } from 'vitest';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
 import { hotpReference } from '../otp/reference.ts';
+import type { HotpParams } from '../otp/otp-params.ts';
 import type { Secret } from '../otp/secret.ts';
 import { TokenClient } from '../protocol/client.ts';
 import { serveLink, type ReportDevice } from '../protocol/endpoint.ts';
-import { HidDevice } from '../protocol/hid.ts';
-import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type HotpSlotParams } from '../protocol/messages.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
+import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type SlotParams } from '../protocol/messages.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { CAPABILITY } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair, type MemoryLinkOptions } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair, type MemoryLinkOptions } from '../protocol/links/memory.ts';
 import { generateKeyPair, keyCheckValue, signAttestation, unwrapPin, unwrapSeed } from '../protocol/wrap.ts';
 
 /** A minimal one-slot HOTP token, enough to exercise the client (the real model is firmware-sim/). */
@@ -25,7 +27,7 @@ function miniToken(opts: { lieAboutKcv?: boolean; attestWith?: Uint8Array } = {}
   const serial = 'MINI-0001';
   let retries = 3;
   let authed: number | undefined;
-  let slot: { params: HotpSlotParams; seed: Secret } | undefined;
+  let slot: { otp: HotpParams; seed: Secret } | undefined;
   let locked = false;
   const info = (): DeviceInfo => ({
     model: 'mini',
@@ -67,19 +69,20 @@ function miniToken(opts: { lieAboutKcv?: boolean; attestWith?: Uint8Array } = {}
           if (authed !== cid) return encodeStatus('NOT_AUTHENTICATED');
           if (locked) return encodeStatus('SLOT_LOCKED');
           if (req.params.slot !== 0) return encodeStatus('NO_SUCH_SLOT');
-          if (req.params.type !== 'hotp') return encodeStatus('UNSUPPORTED');
+          const otp = req.params.otp;
+          if (otp.type !== 'hotp') return encodeStatus('UNSUPPORTED');
           const seed = unwrapSeed({ deviceSecretKey: keys.secretKey, devicePublicKey: keys.publicKey, serial, params: req.params, blob: req.wrappedSeed });
           if (!seed) return encodeStatus('UNWRAP_FAILED');
-          slot = { params: req.params, seed };
+          slot = { otp, seed };
           const kcv = keyCheckValue(seed);
           if (opts.lieAboutKcv) kcv[0]! ^= 1;
           return encodeResponse('PUT_SLOT', { kcv });
         }
         case 'CALCULATE': {
           if (!slot) return encodeStatus('SLOT_EMPTY');
-          const counter = slot.params.counter;
-          slot.params = { ...slot.params, counter: counter + 1n };
-          return encodeResponse('CALCULATE', { code: hotpReference(slot.seed.exposeSecretBytes(), counter, slot.params.algorithm, slot.params.digits), counter });
+          const counter = slot.otp.counter;
+          slot.otp = { ...slot.otp, counter: counter + 1n };
+          return encodeResponse('CALCULATE', { code: hotpReference(slot.seed.exposeSecretBytes(), counter, slot.otp.algorithm, slot.otp.digits), counter });
         }
         case 'LOCK':
           if (authed !== cid) return encodeStatus('NOT_AUTHENTICATED');
@@ -109,7 +112,7 @@ async function connect(device: ReportDevice, link: MemoryLinkOptions = {}, clien
 
 const RFC4226_KEY = new TextEncoder().encode('12345678901234567890');
 const RFC4226_CODES = ['755224', '287082', '359152', '969429', '338314'];
-const hotp0: HotpSlotParams = { slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' };
+const hotp0: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
 
 describe('TokenClient end to end (mini token)', () => {
   it('authenticates, writes a wrapped seed, checks the KCV and reads RFC 4226 codes back', async () => {

@@ -8,8 +8,9 @@ import { readFileSync } from 'node:fs';
 import { createECDH, createHmac } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { bytesToHex, hexToBytes } from '../otp/hex.ts';
-import { errorReport, keepaliveReport, parsePacket, splitMessage } from '../protocol/hid.ts';
-import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeStatus, type HotpSlotParams } from '../protocol/messages.ts';
+import { errorReport, keepaliveReport, parsePacket } from '../protocol/hid/packet.ts';
+import { splitMessage } from '../protocol/hid/assembler.ts';
+import { decodeRequest, decodeResponse, encodeRequest, encodeResponse, encodeStatus, type SlotParams } from '../protocol/messages.ts';
 import { BROADCAST_CID, HID_CMD } from '../protocol/registry.ts';
 import { encodeFrame, FrameDecoder } from '../protocol/serial.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY, TEST_ATTESTATION_SECRET_KEY } from '../protocol/test-attestation-key.ts';
@@ -33,7 +34,7 @@ const ecdh = createECDH('prime256v1'); // independent derivation of the device p
 ecdh.setPrivateKey(Buffer.from(devSk));
 const devPk = new Uint8Array(ecdh.getPublicKey());
 const serial = 'TF00000001';
-const params: HotpSlotParams = { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 6, counter: 0n };
+const params: SlotParams = { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } };
 const seed = new TextEncoder().encode('12345678901234567890');
 const fixedRng = () => {
   const queue = [new Uint8Array(32).fill(2), new Uint8Array(12).fill(3)];

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { bytesToHex } from '../otp/hex.ts';
 import { decodeCanonical, isCanonicalCbor } from '../protocol/cbor.ts';
-import { HidDevice, MessageAssembler, parsePacket, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { MessageAssembler, splitMessage } from '../protocol/hid/assembler.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, decodeResponse, encodeRequest, type Request } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
 import { BROADCAST_CID, COMMAND, HID_CMD, HID_ERROR, MAX_MESSAGE_SIZE, STATUS, type CommandName } from '../protocol/registry.ts';
@@ -19,8 +21,8 @@ const STATUS_NAMES = new Set(Object.keys(STATUS));
 const blob = { ephemeralPublicKey: new Uint8Array(65).fill(4), nonce: new Uint8Array(12), ciphertext: new Uint8Array(30) };
 const SAMPLES: Request[] = [
   { command: 'GET_INFO' },
-  { command: 'PUT_SLOT', params: { slot: 3, type: 'totp', touch: 'always', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 1n << 40n }, wrappedSeed: blob },
-  { command: 'PUT_SLOT', params: { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 6, counter: (1n << 64n) - 1n }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 3, touch: 'always', otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 1n << 40n } }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: (1n << 64n) - 1n } }, wrappedSeed: blob },
   { command: 'CALCULATE', slot: 1, challenge: '12345678' },
   { command: 'SET_TIME', timeSec: 1_700_000_000n, allowRollback: false },
   { command: 'AUTHENTICATE', wrappedPin: blob },

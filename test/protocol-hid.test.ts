@@ -4,7 +4,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import { bytesToHex } from '../otp/hex.ts';
-import { HidDevice, MessageAssembler, parsePacket, reportCount, splitMessage, type Packet } from '../protocol/hid.ts';
+import { encodeContPacket, encodeInitPacket, parsePacket, type Packet } from '../protocol/hid/packet.ts';
+import { MessageAssembler, reportCount, splitMessage } from '../protocol/hid/assembler.ts';
+import { HidDevice } from '../protocol/hid/device.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
 import { BROADCAST_CID, HID_CMD, HID_ERROR, MAX_MESSAGE_SIZE, STATUS } from '../protocol/registry.ts';
 
@@ -49,6 +51,23 @@ describe('packet codec', () => {
   it('refuses oversize messages and bad command numbers (caller bugs)', () => {
     expect(() => splitMessage(1, 1, new Uint8Array(MAX_MESSAGE_SIZE + 1))).toThrow(RangeError);
     expect(() => splitMessage(1, 0x80, new Uint8Array(0))).toThrow(RangeError);
+  });
+
+  it('encodes one INIT or CONT packet and parses it back', () => {
+    const init = encodeInitPacket(0xffffffff, HID_CMD.INIT, 8, bytes(8, 3));
+    expect(pkt(init)).toEqual({ kind: 'init', cid: 0xffffffff, cmd: HID_CMD.INIT, bcnt: 8, data: init.subarray(7) });
+    expect(bytesToHex(init.subarray(15))).toBe('00'.repeat(49));
+    const cont = encodeContPacket(0x01020304, 0x7f, new Uint8Array(59).fill(0xaa));
+    expect(pkt(cont)).toEqual({ kind: 'cont', cid: 0x01020304, seq: 0x7f, data: cont.subarray(5) });
+  });
+
+  it('packet encoders refuse values their fields cannot hold (caller bugs)', () => {
+    expect(() => encodeInitPacket(1, 0x80, 0, new Uint8Array(0))).toThrow(RangeError);
+    expect(() => encodeInitPacket(1, 1, 0x10000, new Uint8Array(0))).toThrow(RangeError);
+    expect(() => encodeInitPacket(1, 1, 58, new Uint8Array(58))).toThrow(RangeError);
+    expect(() => encodeContPacket(1, 0x80, new Uint8Array(0))).toThrow(RangeError);
+    expect(() => encodeContPacket(1, -1, new Uint8Array(0))).toThrow(RangeError);
+    expect(() => encodeContPacket(1, 0, new Uint8Array(60))).toThrow(RangeError);
   });
 
   it('parsePacket rejects anything but 64 bytes', () => {

@@ -80,11 +80,11 @@ describe('canonical CBOR', () => {
 const REQUESTS: Request[] = [
   { command: 'GET_INFO' },
   { command: 'AUTHENTICATE', wrappedPin: blob },
-  { command: 'PUT_SLOT', params: { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 6, counter: 0n }, wrappedSeed: blob },
-  { command: 'PUT_SLOT', params: { slot: 254, type: 'hotp', touch: 'always', algorithm: 'SHA512', digits: 10, counter: U64_MAX }, wrappedSeed: blob },
-  { command: 'PUT_SLOT', params: { slot: 1, type: 'totp', touch: 'never', algorithm: 'SHA256', digits: 8, periodSec: 60, t0Sec: 0n }, wrappedSeed: blob },
-  { command: 'PUT_SLOT', params: { slot: 2, type: 'ocra', touch: 'always', ocraSuite: 'OCRA-1:HOTP-SHA1-6:QN08' }, wrappedSeed: blob },
-  { command: 'PUT_SLOT', params: { slot: 3, type: 'ocra', touch: 'never', ocraSuite: 'OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1', counter: 5n }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 254, touch: 'always', otp: { type: 'hotp', algorithm: 'SHA512', digits: 10, counter: U64_MAX } }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 1, touch: 'never', otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 60, t0Sec: 0n } }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 2, touch: 'always', otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA1-6:QN08' } }, wrappedSeed: blob },
+  { command: 'PUT_SLOT', params: { slot: 3, touch: 'never', otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1', counter: 5n } }, wrappedSeed: blob },
   { command: 'GET_SLOT', slot: 7 },
   { command: 'DELETE_SLOT', slot: 0 },
   { command: 'LOCK' },
@@ -164,13 +164,26 @@ describe('requests', () => {
     expect(r.ok ? 'ok' : r.status).toBe(status);
   });
 
+  it.each([
+    [0, 'INVALID_PARAMETER'],
+    [1, 'ok'],
+    [86_400, 'ok'],
+    [86_401, 'INVALID_PARAMETER'],
+  ])('PUT_SLOT totp: periodSec %i → %s (docs/protocol.md §5: 1..86400)', (periodSec, status) => {
+    const bytes = encodeRequest(REQUESTS[4]!);
+    const m = decodeCanonical(bytes.subarray(1)) as Map<number, unknown>;
+    m.set(6, periodSec);
+    const r = decodeRequest(Uint8Array.of(COMMAND.PUT_SLOT, ...encodeCanonical(m as never)));
+    expect(r.ok ? 'ok' : r.status).toBe(status);
+  });
+
   it('encoders refuse out-of-range arguments with INVALID_ARGUMENT', () => {
     const bad: Request[] = [
       { command: 'GET_SLOT', slot: 300 },
       { command: 'GET_SLOT', slot: -1 },
       { command: 'SET_TIME', timeSec: U64_MAX + 1n },
-      { command: 'PUT_SLOT', params: { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 4, counter: 0n }, wrappedSeed: blob },
-      { command: 'PUT_SLOT', params: { slot: 0, type: 'ocra', touch: 'never', ocraSuite: 'not a suite' }, wrappedSeed: blob },
+      { command: 'PUT_SLOT', params: { slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 4, counter: 0n } }, wrappedSeed: blob },
+      { command: 'PUT_SLOT', params: { slot: 0, touch: 'never', otp: { type: 'ocra', suite: 'not a suite' } }, wrappedSeed: blob },
     ];
     for (const req of bad) {
       expect(() => encodeRequest(req)).toThrow(ProtocolError);
@@ -199,7 +212,7 @@ const RESPONSES: { [C in CommandName]: ResponseBodies[C] } = {
   },
   AUTHENTICATE: { pinRetries: 8 },
   PUT_SLOT: { kcv: Uint8Array.of(1, 2, 3) },
-  GET_SLOT: { params: { slot: 1, type: 'totp', touch: 'never', algorithm: 'SHA1', digits: 6, periodSec: 30, t0Sec: 0n }, kcv: Uint8Array.of(1, 2, 3) },
+  GET_SLOT: { params: { slot: 1, touch: 'never', otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0Sec: 0n } }, kcv: Uint8Array.of(1, 2, 3) },
   DELETE_SLOT: {},
   LOCK: {},
   CALCULATE: { code: '755224', counter: 0n },

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import { crc32 as zlibCrc32 } from 'node:zlib';
 import { bytesToHex, hexToBytes } from '../otp/hex.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
-import { cobsDecode, cobsEncode, crc32, encodeFrame, encodeFrames, FRAME_WIRE_SIZE, FrameDecoder } from '../protocol/serial.ts';
+import { crc32 } from '../protocol/crc32.ts';
+import { cobsDecode, cobsEncode, encodeFrame, encodeFrames, FRAME_WIRE_SIZE, FrameDecoder } from '../protocol/serial.ts';
 
 const report = (seed: number): Uint8Array => seededRng(seed)(64);
 

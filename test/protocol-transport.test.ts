@@ -11,7 +11,12 @@ import { serveLink, serveTcp, type ReportDevice } from '../protocol/endpoint.ts'
 import { ProtocolError } from '../protocol/errors.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { encodeFrame } from '../protocol/serial.ts';
-import { FramedTransport, memoryLinkPair, openSerialLink, openTransport, socketLink, type ByteLink } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
+import { openSerialLink } from '../protocol/links/serial.ts';
+import { openTransport } from '../protocol/links/open.ts';
+import { socketLink } from '../protocol/links/tcp.ts';
+import type { ByteLink } from '../protocol/transport.ts';
 import { runTransportCases } from '../conformance/suites/transport.ts';
 import { HID_ERROR } from '../protocol/registry.ts';
 import { socatPtyPair, serveResponderOnPty } from './protocol.helpers.ts';

@@ -11,6 +11,7 @@ import { gcm } from '@noble/ciphers/aes.js';
 import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { randomBytes } from '@noble/hashes/utils.js';
+import type { HotpParams } from '../otp/otp-params.ts';
 import { Secret } from '../otp/secret.ts';
 import type { SlotParams } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';
@@ -34,7 +35,8 @@ import {
 
 const seed = new TextEncoder().encode('12345678901234567890');
 const serial = 'TF00001234';
-const hotp: SlotParams = { slot: 0, type: 'hotp', touch: 'never', algorithm: 'SHA1', digits: 6, counter: 0n };
+const hotpOtp: HotpParams = { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n };
+const hotp: SlotParams = { slot: 0, touch: 'never', otp: hotpOtp };
 const dev = generateKeyPair(seededRng(3));
 
 describe('seed wrapping', () => {
@@ -66,9 +68,9 @@ describe('seed wrapping', () => {
       ['another device key', () => unwrapSeed({ deviceSecretKey: other.secretKey, devicePublicKey: other.publicKey, serial, params: hotp, blob })],
       ['another serial', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial: 'TF00001235', params: hotp, blob })],
       ['another slot', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, slot: 1 }, blob })],
-      ['another counter', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, counter: 1n }, blob })],
-      ['another digits', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, digits: 8 }, blob })],
-      ['another algorithm', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, algorithm: 'SHA256' }, blob })],
+      ['another counter', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, otp: { ...hotpOtp, counter: 1n } }, blob })],
+      ['another digits', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, otp: { ...hotpOtp, digits: 8 } }, blob })],
+      ['another algorithm', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, otp: { ...hotpOtp, algorithm: 'SHA256' } }, blob })],
       ['another touch policy', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: { ...hotp, touch: 'always' }, blob })],
       ['a flipped ciphertext bit', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: hotp, blob: { ...blob, ciphertext: blob.ciphertext.map((b, i) => (i === 0 ? b ^ 1 : b)) } })],
       ['a flipped nonce bit', () => unwrapSeed({ deviceSecretKey: dev.secretKey, devicePublicKey: dev.publicKey, serial, params: hotp, blob: { ...blob, nonce: blob.nonce.map((b, i) => (i === 0 ? b ^ 1 : b)) } })],
@@ -193,8 +195,8 @@ function randomCase(r: Rng) {
   const counter = BigInt('0x' + hex(r(8)));
   const params: SlotParams =
     byte() % 2 === 0
-      ? { slot: byte() % 4, type: 'hotp', touch: byte() % 2 ? 'always' : 'never', algorithm: (['SHA1', 'SHA256', 'SHA512'] as const)[byte() % 3]!, digits: 6 + (byte() % 3), counter }
-      : { slot: byte() % 4, type: 'totp', touch: 'never', algorithm: 'SHA1', digits: 6 + (byte() % 3), periodSec: 30 + (byte() % 31), t0Sec: counter >> 40n };
+      ? { slot: byte() % 4, touch: byte() % 2 ? 'always' : 'never', otp: { type: 'hotp', algorithm: (['SHA1', 'SHA256', 'SHA512'] as const)[byte() % 3]!, digits: 6 + (byte() % 3), counter } }
+      : { slot: byte() % 4, touch: 'never', otp: { type: 'totp', algorithm: 'SHA1', digits: 6 + (byte() % 3), periodSec: 30 + (byte() % 31), t0Sec: counter >> 40n } };
   const seed = r(1 + (byte() % 128));
   const pin = Array.from({ length: 4 + (byte() % 61) }, () => String(byte() % 10)).join('');
   return { serial, params, seed, pin };

@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { openTransport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
 import { keyCheckValue } from '../protocol/wrap.ts';
 import { Journal } from '../provisioner/journal/index.ts';
 import { CLI, startCli, startVerifier, stopChild, verifyCode, type RunningVerifier } from './provision-helpers.ts';

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { openTransport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
 import { runCli, startCli, stopChild } from './provision-helpers.ts';
 
 const canRun = existsSync('/usr/bin/pamtester') && (existsSync('/lib/x86_64-linux-gnu/security/pam_oath.so') || existsSync('/usr/lib/x86_64-linux-gnu/security/pam_oath.so')) && process.getuid?.() === 0;

@@ -23,7 +23,7 @@ import { SimToken } from '../firmware-sim/host/sim-token.ts';
 import { SystemClock } from '../firmware-sim/host/system.ts';
 import { COMMAND } from '../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { openTransport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
 import { clientSessionFactory, transportTarget } from '../provisioner/targets.ts';
 import { getToken, startVerifier, verifyCode, type RunningVerifier } from './provision-helpers.ts';
 import { memSim, TRUST, type MemSim } from './provision-sim.ts';

@@ -1,11 +1,12 @@
 /**
- * Test glue: a firmware-sim SimToken served on an in-memory link (protocol/transport.ts memoryLinkPair), as a
+ * Test glue: a firmware-sim SimToken served on an in-memory link (protocol/links/memory.ts memoryLinkPair), as a
  * pipeline Target. The provisioner sees only a Transport, exactly as with hardware.
  */
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
 import { SystemClock } from '../firmware-sim/host/system.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair, type MemoryLinkOptions } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair, type MemoryLinkOptions } from '../protocol/links/memory.ts';
 import type { Target } from '../provisioner/pipeline.ts';
 import { clientSessionFactory, transportTarget } from '../provisioner/targets.ts';
 

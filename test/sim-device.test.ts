@@ -55,7 +55,7 @@ describe('simulated token over an in-memory link', () => {
   it('HOTP codes equal oathtool for the same seed and counters; the counter is on the token', async () => {
     const { client } = await start();
     await client.authenticate('123456');
-    await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 5n, touch: 'always' }, seed);
+    await client.putSlot({ slot: 0, touch: 'always', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 5n } }, seed);
     const expected = oathtool(['--hotp', '-c', '5', '-w', '4', seedHex]).split('\n');
     const got: string[] = [];
     for (let i = 0; i < 5; i++) {
@@ -65,7 +65,7 @@ describe('simulated token over an in-memory link', () => {
     }
     expect(got).toEqual(expected);
     const slot = await client.getSlot(0);
-    expect(slot.params).toMatchObject({ type: 'hotp', counter: 10n });
+    expect(slot.params).toMatchObject({ otp: { type: 'hotp', counter: 10n } });
     expect(Buffer.from(slot.kcv).toString('hex')).toHaveLength(6);
     await client.close();
   });
@@ -73,7 +73,7 @@ describe('simulated token over an in-memory link', () => {
   it('TOTP codes equal oathtool for the same seed and time (60 s step)', async () => {
     const { client, clock, sim } = await start({ profile: 'totp-60s-fob' });
     await client.authenticate('1234');
-    await client.putSlot({ slot: 0, type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n, touch: 'never' }, seed);
+    await client.putSlot({ slot: 0, touch: 'never', otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: 0n } }, seed);
     for (const t of [1_111_111_109, 1_234_567_890, 2_000_000_000]) {
       await client.setTime(BigInt(t), { allowRollback: true });
       clock.advance(0);
@@ -88,7 +88,7 @@ describe('simulated token over an in-memory link', () => {
     const { client, sim } = await start({ testMode: false });
     await client.authenticate('2468');
     const other = await TokenClient.open(sim.tokens[0]!.openTransport!(), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 2000 });
-    await expect(other.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed)).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' });
+    await expect(other.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed)).rejects.toMatchObject({ code: 'NOT_AUTHENTICATED' });
     for (let i = 0; i < 9; i++) await expect(other.authenticate('0000')).rejects.toMatchObject({ code: 'PIN_INVALID' });
     expect((await other.info()).pinRetries).toBe(1);
     await expect(other.authenticate('0000')).rejects.toMatchObject({ code: 'PIN_BLOCKED' });
@@ -110,7 +110,7 @@ describe('simulated token over an in-memory link', () => {
   it('CALCULATE on a touch slot waits for the button; LOCK makes slots immutable', async () => {
     const { client, sim } = await start({ testMode: false });
     await client.authenticate('13579');
-    await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'always' }, seed);
+    await client.putSlot({ slot: 0, touch: 'always', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed);
     const p = client.calculate(0);
     await new Promise((r) => setTimeout(r, 100));
     expect(sim.tokens[0]!.token.device.waitingForPress).toBe(true);
@@ -118,7 +118,7 @@ describe('simulated token over an in-memory link', () => {
     expect((await p).code).toBe('755224');
     await client.lock();
     expect((await client.info()).state).toBe('LOCKED');
-    await expect(client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed)).rejects.toMatchObject({ code: 'SLOT_LOCKED' });
+    await expect(client.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed)).rejects.toMatchObject({ code: 'SLOT_LOCKED' });
     await expect(client.deleteSlot(0)).rejects.toMatchObject({ code: 'SLOT_LOCKED' });
     await expect(client.lock()).rejects.toMatchObject({ code: 'WRONG_STATE' });
     await expect(client.getSlot(1)).rejects.toMatchObject({ code: 'NO_SUCH_SLOT' });
@@ -133,19 +133,19 @@ describe('simulated token over an in-memory link', () => {
     expect(info.slotCount).toBe(18);
     expect(info.rtcTimeSec).toBeUndefined();
     await client.authenticate('0000');
-    await client.putSlot({ slot: 3, type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 0n, touch: 'never' }, seed);
+    await client.putSlot({ slot: 3, touch: 'never', otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 0n } }, seed);
     await expect(client.calculate(3)).rejects.toMatchObject({ code: 'RTC_INVALID' });
-    await expect(client.putSlot({ slot: 0, type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0Sec: 0n, touch: 'never' }, seed)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    await expect(client.putSlot({ slot: 0, touch: 'never', otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0Sec: 0n } }, seed)).rejects.toMatchObject({ code: 'UNSUPPORTED' });
     await client.setTime(2_000_000_000n);
     expect(await client.getTime()).toEqual({ timeSec: 2_000_000_000n, valid: true });
     await expect(client.setTime(1_999_999_000n)).rejects.toMatchObject({ code: 'TIME_ROLLBACK' });
     await client.setTime(1_999_999_000n, { allowRollback: true });
     const seed32 = Buffer.from('12345678901234567890123456789012');
-    await client.putSlot({ slot: 4, type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 0n, touch: 'never' }, seed32);
+    await client.putSlot({ slot: 4, touch: 'never', otp: { type: 'totp', algorithm: 'SHA256', digits: 8, periodSec: 30, t0Sec: 0n } }, seed32);
     await client.setTime(1_111_111_109n, { allowRollback: true });
     expect((await client.calculate(4)).code).toBe('68084774'); // RFC 6238 App. B, SHA256
     // OCRA on a HOTP/OCRA slot: RFC 6287 C.1 one-way challenge-response, OCRA-1:HOTP-SHA1-6:QN08, Q=00000000 -> 237653
-    await client.putSlot({ slot: 1, type: 'ocra', ocraSuite: 'OCRA-1:HOTP-SHA1-6:QN08', touch: 'never' }, seed);
+    await client.putSlot({ slot: 1, touch: 'never', otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA1-6:QN08' } }, seed);
     expect((await client.calculate(1, { challenge: '00000000' })).code).toBe('237653');
     await expect(client.calculate(1)).rejects.toMatchObject({ code: 'MISSING_PARAMETER' });
     await client.close();
@@ -168,13 +168,13 @@ describe('simulated token over an in-memory link', () => {
     await client.authenticate('0000');
     const big = Buffer.alloc(64, 7);
     for (let s = 0; s < 18; s++) {
-      const params = s < 3 ? ({ slot: s, type: 'hotp', algorithm: 'SHA512', digits: 8, counter: 0n, touch: 'never' } as const) : ({ slot: s, type: 'totp', algorithm: 'SHA512', digits: 8, periodSec: 30, t0Sec: 0n, touch: 'never' } as const);
+      const params = s < 3 ? ({ slot: s, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA512', digits: 8, counter: 0n } } as const) : ({ slot: s, touch: 'never', otp: { type: 'totp', algorithm: 'SHA512', digits: 8, periodSec: 30, t0Sec: 0n } } as const);
       await client.putSlot(params, big);
     }
     const info = await client.info();
     expect(info.slotsUsed).toBe(18);
     for (let i = 0; i < 50; i++) await client.calculate(i % 3);
-    expect((await client.getSlot(2)).params).toMatchObject({ counter: 16n });
+    expect((await client.getSlot(2)).params).toMatchObject({ otp: { counter: 16n } });
     await client.close();
   });
 
@@ -182,7 +182,7 @@ describe('simulated token over an in-memory link', () => {
     const stateDir = join(dir, 'state1');
     const a = await start({ stateDir });
     await a.client.authenticate('5555');
-    await a.client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed);
+    await a.client.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed);
     expect((await a.client.calculate(0)).code).toBe('755224');
     const serial = (await a.client.info()).serial;
     await a.client.close();

@@ -5,12 +5,14 @@
  * link bytes (the client's retries recover); response delays; clock jumps.
  */
 import { describe, expect, it } from 'vitest';
-import { MessageAssembler, parsePacket, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { MessageAssembler, splitMessage } from '../protocol/hid/assembler.ts';
 import { decodeResponse, encodeRequest, type Request, type Response } from '../protocol/messages.ts';
 import { BROADCAST_CID, HID_CMD, type CommandName } from '../protocol/registry.ts';
 import { encodeFrames, FrameDecoder } from '../protocol/serial.ts';
 import { TokenClient } from '../protocol/client.ts';
-import { FramedTransport, memoryLinkPair } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
 import { wrapPin, wrapSeed } from '../protocol/wrap.ts';
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
 import { ManualClock } from '../firmware-sim/clocks.ts';
@@ -74,7 +76,7 @@ describe('power cuts over the wire', () => {
           return b;
         };
         if (host.call({ command: 'AUTHENTICATE', wrappedPin: wrapPin({ devicePublicKey, serial, pin: '1111', rng: rnd }) })?.status !== 'OK') return;
-        const params = { slot: 0, type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 0n, touch: 'always' as const };
+        const params = { slot: 0, touch: 'always' as const, otp: { type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 0n } };
         if (host.call({ command: 'PUT_SLOT', params, wrappedSeed: wrapSeed({ devicePublicKey, serial, params, seed, rng: rnd }) })?.status !== 'OK') return;
         provisioned = true;
         for (let i = 0; i < 60; i++) {
@@ -96,7 +98,7 @@ describe('power cuts over the wire', () => {
         expect(provisioned).toBe(false);
         continue;
       }
-      const counter = (slot.body.params as { counter: bigint }).counter;
+      const counter = (slot.body.params.otp as { counter: bigint }).counter;
       expect(counter).toBeGreaterThan(maxCounter);
       const next = after.call({ command: 'CALCULATE', slot: 0 })!;
       expect(next.status).toBe('OK');

@@ -7,12 +7,15 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
-import { parsePacket, splitMessage } from '../protocol/hid.ts';
+import { parsePacket } from '../protocol/hid/packet.ts';
+import { splitMessage } from '../protocol/hid/assembler.ts';
 import { encodeRequest, type Request } from '../protocol/messages.ts';
 import { BROADCAST_CID, HID_CMD } from '../protocol/registry.ts';
 import { encodeFrame, encodeFrames, FrameDecoder } from '../protocol/serial.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { FramedTransport, memoryLinkPair, openSerialLink } from '../protocol/transport.ts';
+import { FramedTransport } from '../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../protocol/links/memory.ts';
+import { openSerialLink } from '../protocol/links/serial.ts';
 import { keyCheckValue, wrapPin, wrapSeed } from '../protocol/wrap.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { SimToken } from '../firmware-sim/host/sim-token.ts';
@@ -42,7 +45,7 @@ function corpus(info: { devicePublicKey: Uint8Array; serial: string }, rng: Seed
     rng.fill(b);
     return b;
   };
-  const params = { slot: 0, type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 100n, touch: 'always' as const };
+  const params = { slot: 0, touch: 'always' as const, otp: { type: 'hotp' as const, algorithm: 'SHA1' as const, digits: 6, counter: 100n } };
   const reqs: Request[] = [
     { command: 'GET_INFO' },
     { command: 'AUTHENTICATE', wrappedPin: wrapPin({ devicePublicKey: info.devicePublicKey, serial: info.serial, pin: '9999', rng: r }) },
@@ -72,7 +75,7 @@ describe('fuzzing the serial link', () => {
       const client = await clientFor(token);
       info = await client.verifiedInfo();
       await client.authenticate('4321');
-      await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'never' }, seed);
+      await client.putSlot({ slot: 0, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, seed);
       await client.close();
     } finally {
       clearInterval(tick);
@@ -158,8 +161,8 @@ describe('fuzzing the serial link', () => {
       const after = await client.info();
       expect(after.serial).toBe(info.serial);
       const slot = await client.getSlot(0).catch(() => undefined);
-      if (slot && slot.params.type === 'hotp') {
-        const counter = (slot.params as { counter: bigint }).counter;
+      if (slot && slot.params.otp.type === 'hotp') {
+        const counter = slot.params.otp.counter;
         const want = execFileSync('oathtool', ['--hotp', '-c', String(counter), seedHex], { encoding: 'utf8' }).trim();
         // slot 0 may have been replaced by a replayed PUT_SLOT of the corpus (another seed): then the KCV differs
         const r = await client.calculate(0).catch(() => undefined);

@@ -13,7 +13,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { runTransportCases } from '../conformance/suites/transport.ts';
 import { TokenClient } from '../protocol/client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts';
-import { openTransport, type FramedTransport } from '../protocol/transport.ts';
+import { openTransport } from '../protocol/links/open.ts';
+import type { FramedTransport } from '../protocol/framed-transport.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 
@@ -103,7 +104,7 @@ describe('tokenforge sim (real process)', () => {
     expect(endpoints).toEqual([`${link}-0`, `${link}-1`]);
     const client = await TokenClient.open(await openTransport(endpoints[0]!), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000 });
     await client.authenticate('246810');
-    await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n, touch: 'always' }, Buffer.from(seedHex, 'hex'));
+    await client.putSlot({ slot: 0, touch: 'always', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n } }, Buffer.from(seedHex, 'hex'));
     const c0 = (await client.calculate(0)).code;
     await client.close();
     child.kill('SIGTERM');
@@ -135,7 +136,7 @@ describe('tokenforge sim (real process)', () => {
     const client = await TokenClient.open(await openTransport(endpoints[0]!), { trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 3000, userPresenceTimeoutMs: 20_000 });
     expect((await client.info()).serial).toBe('H1000042422'); // H1 + 00004242 + Luhn over 100004242: 4+4+4+4+2 = 18 -> 2
     await client.authenticate('97531');
-    await client.putSlot({ slot: 0, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 7n, touch: 'always' }, Buffer.from(seedHex, 'hex'));
+    await client.putSlot({ slot: 0, touch: 'always', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 7n } }, Buffer.from(seedHex, 'hex'));
     const pending = client.calculate(0);
     const poke = setInterval(() => child.kill('SIGUSR1'), 700);
     try {

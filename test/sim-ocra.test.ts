@@ -45,8 +45,8 @@ describe('OCRA slots against RFC 6287 Appendix C', () => {
       await client.authenticate('6287');
       const hasCounter = vectors[0]!.counter !== null;
       const params = hasCounter
-        ? ({ slot: 1, type: 'ocra', ocraSuite: suite, counter: BigInt(vectors[0]!.counter!), touch: 'never' } as const)
-        : ({ slot: 1, type: 'ocra', ocraSuite: suite, touch: 'never' } as const);
+        ? ({ slot: 1, touch: 'never', otp: { type: 'ocra', suite, counter: BigInt(vectors[0]!.counter!) } } as const)
+        : ({ slot: 1, touch: 'never', otp: { type: 'ocra', suite } } as const);
       await client.putSlot(params, Buffer.from(vectors[0]!.key_hex, 'hex'));
       for (const v of vectors) {
         if (v.timestamp !== null) {
@@ -68,10 +68,10 @@ describe('OCRA slots against RFC 6287 Appendix C', () => {
     await client.authenticate('6287');
     const max = (1n << 64n) - 1n;
     const key = Buffer.from('3132333435363738393031323334353637383930', 'hex');
-    await client.putSlot({ slot: 0, type: 'ocra', ocraSuite: 'OCRA-1:HOTP-SHA1-6:C-QN08', counter: max, touch: 'never' }, key);
+    await client.putSlot({ slot: 0, touch: 'never', otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA1-6:C-QN08', counter: max } }, key);
     expect((await client.calculate(0, { challenge: '00000000' })).counter).toBe(max);
     expect((await client.calculate(0, { challenge: '00000000' })).counter).toBe(0n);
-    await client.putSlot({ slot: 1, type: 'hotp', algorithm: 'SHA1', digits: 6, counter: max - 1n, touch: 'never' }, key);
+    await client.putSlot({ slot: 1, touch: 'never', otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: max - 1n } }, key);
     expect((await client.calculate(1)).counter).toBe(max - 1n);
     await expect(client.calculate(1)).rejects.toMatchObject({ code: 'COUNTER_EXHAUSTED' });
     await client.close();

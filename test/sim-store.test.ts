@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { crc32 } from '../protocol/serial.ts';
+import { crc32 } from '../protocol/crc32.ts';
 import { RamFlash } from '../firmware-sim/flash.ts';
 import { SeededRng } from '../firmware-sim/seeded-rng.ts';
 import { encodeRecord, KvStore, PAGE_HEADER_BYTES } from '../firmware-sim/store.ts';

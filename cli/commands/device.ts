@@ -12,7 +12,7 @@ import { ProtocolError } from '../../protocol/errors.ts';
 import type { DeviceInfo } from '../../protocol/messages.ts';
 import { CAPABILITY, MAX_MESSAGE_SIZE } from '../../protocol/registry.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
-import { openTransport } from '../../protocol/transport.ts';
+import { openTransport } from '../../protocol/links/open.ts';
 import { verifyAttestation } from '../../protocol/wrap.ts';
 import { UsageError } from '../errors.ts';
 

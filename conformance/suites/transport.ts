@@ -12,10 +12,12 @@
  * (only INIT, PING, WINK, CANCEL and CBOR GET_INFO / malformed CBOR).
  */
 import { HID_CMD, HID_ERROR, INIT_DATA_SIZE, INIT_RESPONSE_SIZE, MAX_MESSAGE_SIZE, BROADCAST_CID, COMMAND, STATUS, INTER_PACKET_TIMEOUT_MS } from '../../protocol/registry.ts';
-import { MessageAssembler, parsePacket, splitMessage, type Packet } from '../../protocol/hid.ts';
+import { parsePacket, type Packet } from '../../protocol/hid/packet.ts';
+import { MessageAssembler, splitMessage } from '../../protocol/hid/assembler.ts';
 import { decodeResponse } from '../../protocol/messages.ts';
 import { encodeFrame } from '../../protocol/serial.ts';
-import { FramedTransport, openTransport } from '../../protocol/transport.ts';
+import { FramedTransport } from '../../protocol/framed-transport.ts';
+import { openTransport } from '../../protocol/links/open.ts';
 import type { CaseResult, Suite, SuiteContext } from '../types.ts';
 
 const SUITE = 'transport';

@@ -18,7 +18,9 @@ import { createRequire } from 'node:module';
 import { ReadStream } from 'node:tty';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { FramedTransport, memoryLinkPair, type ByteLink, type Transport } from '../../protocol/transport.ts';
+import { FramedTransport } from '../../protocol/framed-transport.ts';
+import { memoryLinkPair } from '../../protocol/links/memory.ts';
+import type { ByteLink, Transport } from '../../protocol/transport.ts';
 import { ScaledClock } from '../clocks.ts';
 import { SimError } from '../errors.ts';
 import type { Faults } from '../faults.ts';
@@ -68,7 +70,7 @@ export interface RunningToken {
   path?: string;
   /** tcp: the port. */
   port?: number;
-  /** memory: the host end of an in-memory byte link (protocol/transport.ts ByteLink). */
+  /** memory: the host end of an in-memory byte link (protocol/transport.ts ByteLink, protocol/links/memory.ts). */
   link?: ByteLink;
   /** A framed report Transport to this token (memory links; for pty/tcp use protocol's openTransport). */
   openTransport?: () => Transport;
