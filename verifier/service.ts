@@ -11,11 +11,11 @@ import { timingSafeEqualBytes } from '../otp/compare.ts';
 import type { AuditInput } from './domain/audit.ts';
 import { decideResync, decideVerify, totpStepAt } from './domain/rules.ts';
 import { effectivePolicy, type Policy, type ResyncResult, type TokenDynamic, type TokenRecord, type VerifyResult } from './domain/types.ts';
-import type { AuditQuery, RegisterRequest } from './domain/validate.ts';
+import type { RegisterRequest, VerifyRequest } from './domain/requests.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import type { Metrics } from './metrics.ts';
-import type { RegisterOutcome, VerifierStore } from './store/types.ts';
+import type { AuditFilter, RegisterOutcome, VerifierStore } from './store/types.ts';
 
 export interface Clock {
   nowMs(): number;
@@ -217,7 +217,7 @@ export function createVerifierService(o: ServiceOptions) {
   /** Precedence when a user has several tokens and none accepted. */
   const RANK: Record<VerifyResult, number> = { ok: 4, replayed: 3, invalid: 2, locked: 1, disabled: 0 };
 
-  async function verify(req: { serial: string | null; user: string | null; code: string; counter: bigint | null }, actor: string): Promise<VerifyOutcome> {
+  async function verify(req: VerifyRequest, actor: string): Promise<VerifyOutcome> {
     if (req.serial !== null) return verifyToken(req.serial, req.code, actor, req.counter);
     if (req.counter !== null) throw new VerifierError('INVALID_REQUEST', 'counter: give it with serial, not user', { field: 'counter' });
     const tokens = (await store.findTokensByUser(req.user!, 20)).filter((t) => t.type !== 'ocra');
@@ -285,7 +285,7 @@ export function createVerifierService(o: ServiceOptions) {
     return tokenMetadata(t, clock.nowMs());
   }
 
-  async function auditLog(q: AuditQuery) {
+  async function auditLog(q: AuditFilter) {
     return store.listAudit(q);
   }
 

@@ -11,11 +11,11 @@
  * that fail validation write nothing.
  */
 import { parseApiKey, keyMatches } from '../apikeys.ts';
-import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parseRegister, parseResync, parseVerify, SERIAL_RE } from '../domain/validate.ts';
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { tokenMetadata, type Clock, type VerifierService } from '../service.ts';
 import type { ApiKeyRecord, ApiRole, VerifierStore } from '../store/types.ts';
+import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parsePathSerial, parseRegister, parseResync, parseVerify } from './parse.ts';
 
 export interface HttpRequest {
   method: string;
@@ -141,17 +141,6 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
     }
   };
 
-  const serialFrom = (raw: string): string => {
-    let s: string;
-    try {
-      s = decodeURIComponent(raw);
-    } catch {
-      throw new VerifierError('INVALID_REQUEST', 'serial in the path is not valid percent-encoding', { field: 'serial' });
-    }
-    if (!SERIAL_RE.test(s)) throw new VerifierError('INVALID_REQUEST', 'serial in the path is not a valid serial', { field: 'serial' });
-    return s;
-  };
-
   const methodNotAllowed = (allowed: string): never => {
     throw new VerifierError('METHOD_NOT_ALLOWED', `method not allowed here; use ${allowed}`);
   };
@@ -218,7 +207,7 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
     }
     const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock))?$/.exec(path);
     if (m) {
-      const serial = serialFrom(m[1]!);
+      const serial = parsePathSerial(m[1]!);
       const action = m[2];
       const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
       if (action === 'resync') {

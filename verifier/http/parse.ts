@@ -1,20 +1,18 @@
 /**
- * Strict validation of API request bodies and query strings. Every body is a JSON object with known fields
- * only; wrong types, unknown fields, out-of-range values and bad secret encodings are refused with
- * VerifierError INVALID_REQUEST naming the field — before anything is written. Error messages never repeat a
- * secret value.
+ * Decoding of API request bodies and query strings into the service's typed requests (domain/requests.ts).
+ * Every body is a JSON object with known fields only; wrong types, unknown fields, out-of-range values and bad
+ * secret encodings are refused with VerifierError INVALID_REQUEST naming the field — before anything is written.
+ * The domain's own checks (serial format, seed length) are called from here, so that a body fails on its first
+ * bad field in field order. Error messages never repeat a secret value.
  */
 import { decodeBase32 } from '../../otp/base32.ts';
 import { isTokenforgeError } from '../../otp/errors.ts';
 import { hexToBytes } from '../../otp/hex.ts';
-import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, type HashAlgorithm } from '../../otp/params.ts';
+import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS } from '../../otp/params.ts';
+import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type RegisterRequest, type VerifyRequest } from '../domain/requests.ts';
+import { MAX_RESYNC_WINDOW, MAX_WINDOW, TOKEN_TYPES, type TokenType } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
-import { MAX_RESYNC_WINDOW, MAX_WINDOW, TOKEN_TYPES, type TokenType } from './types.ts';
 
-export const MAX_BATCH = 10_000;
-export const MIN_SECRET_BYTES = 16; // RFC 4226 Section 4 R6: at least 128 bits
-export const MAX_SECRET_BYTES = 128;
-export const SERIAL_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const CODE_RE = /^[0-9]{1,10}$/;
 const OCRA_SUITE_RE = /^OCRA-1:HOTP-SHA(1|256|512)-([0-9]|10):[A-Za-z0-9-]{1,64}$/;
 
@@ -78,25 +76,16 @@ function big(o: Obj, k: string, path: string, min: bigint, max: bigint): bigint 
   return b;
 }
 
-export interface RegisterRequest {
-  serial: string;
-  type: TokenType;
-  algorithm: HashAlgorithm;
-  digits: number;
-  periodSec: number;
-  t0: bigint;
-  counter: bigint;
-  /** TOTP: a time step already used (the provisioner's check code), so no step up to it is ever accepted. */
-  lastStep: bigint | null;
-  /** Decoded seed; the caller seals it and wipes this array. */
-  secret: Uint8Array;
-  user: string | null;
-  label: string | null;
-  ocraSuite: string | null;
-  lookAhead: number | null;
-  windowBack: number | null;
-  windowForward: number | null;
-  resyncWindow: number | null;
+/** The {serial} segment of a path, still percent-encoded. */
+export function parsePathSerial(raw: string): string {
+  let s: string;
+  try {
+    s = decodeURIComponent(raw);
+  } catch {
+    throw new VerifierError('INVALID_REQUEST', 'serial in the path is not valid percent-encoding', { field: 'serial' });
+  }
+  if (!isSerial(s)) throw new VerifierError('INVALID_REQUEST', 'serial in the path is not a valid serial', { field: 'serial' });
+  return s;
 }
 
 const REGISTER_FIELDS = [
@@ -135,10 +124,7 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
     if (isTokenforgeError(e)) bad(name(path, 'secret'), `is not valid ${encoding} (${e.message.replace(/^secret:\s*/, '')})`);
     throw e;
   }
-  if (secret.length < MIN_SECRET_BYTES || secret.length > MAX_SECRET_BYTES) {
-    secret.fill(0);
-    bad(name(path, 'secret'), `decodes to ${secret.length} bytes; RFC 4226 requires at least ${MIN_SECRET_BYTES} (20 recommended), at most ${MAX_SECRET_BYTES} accepted`);
-  }
+  checkSecretLength(secret, name(path, 'secret'));
   return {
     serial,
     type,
@@ -180,14 +166,6 @@ export function parseBatch(v: unknown): RegisterRequest[] {
     throw e;
   }
   return out;
-}
-
-export interface VerifyRequest {
-  serial: string | null;
-  user: string | null;
-  code: string;
-  /** HOTP only: the client's counter (RFC 4226 App. E.4 counter-based resynchronisation). */
-  counter: bigint | null;
 }
 
 export function parseVerify(v: unknown): VerifyRequest {
