@@ -10,27 +10,15 @@
  * Every error is JSON {"error": {"code", "message", "field"?}} with the status from STATUS below; requests
  * that fail validation write nothing.
  */
-import { parseApiKey, keyMatches } from '../apikeys.ts';
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { tokenMetadata, type Clock, type VerifierService } from '../service.ts';
-import type { ApiKeyRecord, ApiRole, VerifierStore } from '../store/types.ts';
+import type { VerifierStore } from '../store/types.ts';
+import { authenticate, createKeyAuth } from './auth.ts';
 import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parsePathSerial, parseRegister, parseResync, parseVerify } from './parse.ts';
+import { headerValue, type HttpRequest, type HttpResponse } from './types.ts';
 
-export interface HttpRequest {
-  method: string;
-  /** Path without the query string, still percent-encoded. */
-  path: string;
-  query: URLSearchParams;
-  headers: Readonly<Record<string, string | string[] | undefined>>;
-  body: string;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { HttpRequest, HttpResponse } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -85,57 +73,16 @@ export interface HandlerOptions {
   clock: Clock;
   openapi: string;
   log: Logger;
-  /** Seconds an API key lookup is cached (revocations take effect after this). */
+  /** Milliseconds an API key lookup is cached (revocations take effect after this; http/auth.ts). */
   keyCacheMs?: number;
 }
 
-const header = (h: HttpRequest['headers'], name: string): string | undefined => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
-
 export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<HttpResponse> {
   const { service, store, metrics, clock } = o;
-  const keyCache = new Map<string, { rec: ApiKeyRecord | undefined; at: number }>();
-  const keyCacheMs = o.keyCacheMs ?? 5000;
-  const verified = new Map<string, { rec: ApiKeyRecord; at: number }>();
-
-  async function authenticate(req: HttpRequest, need: ApiRole): Promise<string> {
-    const auth = header(req.headers, 'authorization');
-    let key = header(req.headers, 'x-api-key');
-    if (auth !== undefined) {
-      const m = /^Bearer\s+(\S+)$/i.exec(auth);
-      if (!m) throw new VerifierError('UNAUTHENTICATED', 'Authorization header must be "Bearer <api key>"');
-      key = m[1]!;
-    }
-    if (key === undefined) throw new VerifierError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>" (create one with `tokenforge verifier keys create`)');
-    const now = clock.nowMs();
-    // Keys that verified recently are remembered for keyCacheMs (no hash or lookup per request); revocation and
-    // unknown keys are re-checked against the store after that.
-    const hit = verified.get(key);
-    let rec: ApiKeyRecord | undefined;
-    if (hit && now - hit.at <= keyCacheMs) rec = hit.rec;
-    else {
-      const parsed = parseApiKey(key);
-      if (!parsed) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
-      let entry = keyCache.get(parsed.id);
-      if (!entry || now - entry.at > keyCacheMs) {
-        entry = { rec: await store.getApiKey(parsed.id), at: now };
-        keyCache.set(parsed.id, entry);
-        if (keyCache.size > 10_000) keyCache.delete(keyCache.keys().next().value as string);
-      }
-      if (!entry.rec || !keyMatches(entry.rec, parsed.secret)) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
-      rec = entry.rec;
-      verified.set(key, { rec, at: now });
-      if (verified.size > 1000) verified.delete(verified.keys().next().value as string);
-    }
-    const entry = { rec };
-    if (need === 'admin' && entry.rec.role !== 'admin') throw new VerifierError('FORBIDDEN', `this route needs an admin key; key ${entry.rec.id} has role ${entry.rec.role}`);
-    return `key:${entry.rec.id}`;
-  }
+  const keys = createKeyAuth(store, clock, o.keyCacheMs);
 
   const requireJson = (req: HttpRequest): void => {
-    const ct = header(req.headers, 'content-type');
+    const ct = headerValue(req.headers, 'content-type');
     if (ct === undefined || !/^application\/json\s*(;|$)/i.test(ct)) {
       throw new VerifierError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with "Content-Type: application/json"');
     }
@@ -167,7 +114,7 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
     }
     if (path === '/v1/verify') {
       if (method !== 'POST') methodNotAllowed('POST');
-      const actor = await authenticate(req, 'verify');
+      const actor = await authenticate(keys, req, 'verify');
       requireJson(req);
       const v = parseVerify(parseJsonBody(req.body));
       const out = await service.verify(v, actor);
@@ -175,7 +122,7 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
     }
     if (path === '/v1/tokens' || path === '/v1/tokens:batch') {
       if (method !== 'POST') methodNotAllowed('POST');
-      const actor = await authenticate(req, 'admin');
+      const actor = await authenticate(keys, req, 'admin');
       requireJson(req);
       const body = parseJsonBody(req.body);
       if (path === '/v1/tokens') {
@@ -192,7 +139,7 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
     }
     if (path === '/v1/audit') {
       if (method !== 'GET') methodNotAllowed('GET');
-      const actor = await authenticate(req, 'admin');
+      const actor = await authenticate(keys, req, 'admin');
       void actor;
       const q = parseAuditQuery(req.query);
       const entries = await service.auditLog(q);
@@ -212,7 +159,7 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
       const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
       if (action === 'resync') {
         if (method !== 'POST') methodNotAllowed('POST');
-        const actor = await authenticate(req, 'verify');
+        const actor = await authenticate(keys, req, 'verify');
         requireJson(req);
         const b = parseResync(parseJsonBody(req.body));
         const out = await service.resync(serial, b.code1, b.code2, actor);
@@ -220,16 +167,16 @@ export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<
       }
       if (action === 'enable' || action === 'disable' || action === 'unlock') {
         if (method !== 'POST') methodNotAllowed('POST');
-        const actor = await authenticate(req, 'admin');
+        const actor = await authenticate(keys, req, 'admin');
         parseEmpty(req.body);
         return { route: r, res: json(200, { token: await service.setState(serial, action, actor) }) };
       }
       if (method === 'GET') {
-        await authenticate(req, 'admin');
+        await authenticate(keys, req, 'admin');
         return { route: r, res: json(200, { token: await service.getToken(serial) }) };
       }
       if (method === 'DELETE') {
-        const actor = await authenticate(req, 'admin');
+        const actor = await authenticate(keys, req, 'admin');
         await service.remove(serial, actor);
         return { route: r, res: { status: 204, headers: {}, body: '' } };
       }

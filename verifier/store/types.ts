@@ -14,9 +14,8 @@
  * - Sealed seeds are opaque bytes here; stores never see plaintext.
  */
 import type { AuditEntry, AuditInput } from '../domain/audit.ts';
+import type { ApiRole } from '../domain/roles.ts';
 import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
-
-export type ApiRole = 'admin' | 'verify';
 
 export interface ApiKeyRecord {
   id: string;
