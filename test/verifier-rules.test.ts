@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createHotpEngine } from '../otp/engine.ts';
 import { hexToBytes } from '../otp/hex.ts';
 import { decideResync, decideVerify } from '../verifier/domain/rules.ts';
+import { transition, type TokenEvent } from '../verifier/domain/states.ts';
 import { DEFAULT_POLICY, type Policy, type TokenRecord } from '../verifier/domain/types.ts';
 import { ROOT } from './verifier-helpers.ts';
 
@@ -129,5 +130,36 @@ describe('auto-resync and explicit resync', () => {
     // Explicit TOTP resync with steps 8 and 9 at server step 3 (device 6 ahead).
     const r = decideResync(tok({ type: 'totp' }), CODE[8]!, CODE[9]!, at(3), engine, policy);
     expect(r).toMatchObject({ result: 'resynchronized', next: { lastStep: 9n, driftSteps: 6 } });
+  });
+});
+
+describe('token state transitions (domain/states.ts)', () => {
+  it('moves each state as the table says; unlock resets failures; enable from disabled goes by the failures', () => {
+    const policy = P({ maxFailures: 3 });
+    const cases: Array<[TokenRecord['state'], number, TokenEvent, TokenRecord['state'] | null, number]> = [
+      // from       fails  event       to            fails after
+      ['active', 1, 'disable', 'disabled', 1],
+      ['active', 1, 'enable', 'active', 1],
+      ['active', 1, 'unlock', 'active', 0],
+      ['active', 3, 'lockout', 'locked', 3],
+      ['disabled', 1, 'enable', 'active', 1],
+      ['disabled', 3, 'enable', 'locked', 3],
+      ['disabled', 3, 'unlock', 'disabled', 0],
+      ['disabled', 1, 'disable', 'disabled', 1],
+      ['disabled', 1, 'lockout', null, 1],
+      ['locked', 3, 'unlock', 'active', 0],
+      ['locked', 3, 'enable', 'locked', 3],
+      ['locked', 3, 'disable', 'disabled', 3],
+      ['locked', 3, 'lockout', null, 3],
+    ];
+    for (const [from, fails, event, to, failsAfter] of cases) {
+      const t = tok({ state: from, failCount: fails, throttledUntilMs: 99 });
+      const next = transition(t, event, policy);
+      if (to === null) {
+        expect(next, `${from} --${event}-->`).toBeNull();
+        continue;
+      }
+      expect(next, `${from} --${event}-->`).toMatchObject({ state: to, failCount: failsAfter, throttledUntilMs: failsAfter === 0 ? 0 : 99 });
+    }
   });
 });

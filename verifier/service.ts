@@ -10,7 +10,8 @@ import { createHotpEngine, type HotpEngine } from '../otp/engine.ts';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
 import type { AuditInput } from './domain/audit.ts';
 import { decideResync, decideVerify, totpStepAt } from './domain/rules.ts';
-import { effectivePolicy, type Policy, type ResyncResult, type TokenDynamic, type TokenRecord, type VerifyResult } from './domain/types.ts';
+import { transition, type AdminEvent } from './domain/states.ts';
+import { effectivePolicy, type Policy, type ResyncResult, type TokenRecord, type VerifyResult } from './domain/types.ts';
 import type { RegisterRequest, VerifyRequest } from './domain/requests.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
@@ -243,29 +244,13 @@ export function createVerifierService(o: ServiceOptions) {
     return out;
   }
 
-  async function setState(serial: string, action: 'enable' | 'disable' | 'unlock', actor: string): Promise<TokenMetadata> {
+  /** An administrator's state change, as the transition table (domain/states.ts) allows it. */
+  async function setState(serial: string, action: AdminEvent, actor: string): Promise<TokenMetadata> {
     const now = clock.nowMs();
     const updated = await store.updateToken(serial, (t) => {
       if (!t) return notFound(serial);
-      const next: TokenDynamic = {
-        counter: t.counter,
-        lastStep: t.lastStep,
-        driftSteps: t.driftSteps,
-        failCount: t.failCount,
-        throttledUntilMs: t.throttledUntilMs,
-        state: t.state,
-        pendingResync: t.pendingResync,
-        pendingAtMs: t.pendingAtMs,
-        lastUsedAtMs: t.lastUsedAtMs,
-      };
-      if (action === 'disable') next.state = 'disabled';
-      else if (action === 'enable') next.state = t.state === 'disabled' ? (t.failCount >= o.policy.maxFailures ? 'locked' : 'active') : t.state;
-      else {
-        // unlock: clears the lockout and back-off; a disabled token stays disabled.
-        next.failCount = 0;
-        next.throttledUntilMs = 0;
-        if (t.state === 'locked') next.state = 'active';
-      }
+      const next = transition(t, action, o.policy);
+      if (!next) throw new VerifierError('CONFLICT', `token ${serial} is ${t.state}; it cannot take the ${action} action`);
       const after: TokenRecord = { ...t, ...next, version: t.version + 1, updatedAtMs: now };
       return { next, audit: audit(actor, action, serial, 'ok', { state: next.state }), value: after };
     });

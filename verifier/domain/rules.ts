@@ -12,13 +12,14 @@
  * Auto-resync: a code beyond the window but within resyncWindow is remembered; the next code, if it is for
  *   the following counter/step and comes within pendingResyncTtlMs, is accepted (two consecutive codes).
  * RCP: an HOTP verification may name the client's counter (RFC 4226 App. E.4); only that counter is checked.
- * Lockout: consecutive failures lock the token at maxFailures (<= 100, NIST 800-63B 5.2.2); after
+ * Lockout: consecutive failures lock the token (the `lockout` event of states.ts) at maxFailures (<= 100, NIST 800-63B 5.2.2); after
  *   backoffFreeFailures each failure also throttles the token for an exponentially growing delay, during which
  *   verifications answer `locked` without checking the code (so the delay cannot be brute-forced).
  */
 import type { HotpEngine } from '../../otp/engine.ts';
 import { MAX_COUNTER } from '../../otp/params.ts';
 import type { Policy, ResyncResult, TokenDynamic, TokenRecord, VerifyResult } from './types.ts';
+import { STATE_RULES, transition } from './states.ts';
 import { dynamicOf } from './types.ts';
 
 export type WindowEngine = Pick<HotpEngine, 'value' | 'findInWindow'>;
@@ -44,10 +45,16 @@ function clampDrift(d: number, max: number): number {
   return d > max ? max : d < -max ? -max : d;
 }
 
-/** Precheck shared by verify and resync: disabled, locked, throttled. */
+/** Precheck shared by verify and resync: what the state answers without a check (states.ts), then back-off. */
 function gate(t: TokenRecord, nowMs: number): Decision<'locked' | 'disabled'> | null {
-  if (t.state === 'disabled') return { result: 'disabled', next: null, detail: {} };
-  if (t.state === 'locked') return { result: 'locked', next: null, detail: { reason: 'lockout', failCount: t.failCount } };
+  switch (STATE_RULES[t.state].verify) {
+    case 'disabled':
+      return { result: 'disabled', next: null, detail: {} };
+    case 'locked':
+      return { result: 'locked', next: null, detail: { reason: 'lockout', failCount: t.failCount } };
+    case 'check':
+      break;
+  }
   if (t.throttledUntilMs > nowMs) {
     return { result: 'locked', next: null, detail: { reason: 'backoff', retryAfterMs: t.throttledUntilMs - nowMs } };
   }
@@ -59,8 +66,9 @@ export function failed(t: TokenDynamic, policy: Policy, nowMs: number): TokenDyn
   const failCount = t.failCount + 1;
   const next: TokenDynamic = { ...dynamicOf(t), failCount };
   if (failCount >= policy.maxFailures) {
-    next.state = 'locked';
-  } else if (policy.backoffBaseMs > 0 && failCount > policy.backoffFreeFailures) {
+    return transition(next, 'lockout', policy) ?? next;
+  }
+  if (policy.backoffBaseMs > 0 && failCount > policy.backoffFreeFailures) {
     const exp = Math.min(failCount - policy.backoffFreeFailures - 1, 30);
     next.throttledUntilMs = nowMs + Math.min(policy.backoffBaseMs * 2 ** exp, policy.backoffMaxMs);
   }

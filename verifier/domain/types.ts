@@ -5,12 +5,10 @@
  * Counters and time steps are bigint (RFC 4226 Section 5.2: 8-byte counter; RFC 6238 Section 4.2: T past 2038).
  */
 import type { HashAlgorithm } from '../../otp/params.ts';
+import type { TokenStateName } from './states.ts';
 
 export const TOKEN_TYPES = ['hotp', 'totp', 'ocra'] as const;
 export type TokenType = (typeof TOKEN_TYPES)[number];
-
-export const TOKEN_STATES = ['active', 'disabled', 'locked'] as const;
-export type TokenStateName = (typeof TOKEN_STATES)[number];
 
 export const VERIFY_RESULTS = ['ok', 'invalid', 'replayed', 'locked', 'disabled'] as const;
 export type VerifyResult = (typeof VERIFY_RESULTS)[number];
@@ -30,6 +28,7 @@ export interface TokenDynamic {
   failCount: number;
   /** Back-off: verifications before this instant (ms since the epoch) answer `locked` without a check. */
   throttledUntilMs: number;
+  /** Moved only by the transition table (states.ts). */
   state: TokenStateName;
   /** Auto-resync: counter/step of a code found in the wide window, waiting for its successor. */
   pendingResync: bigint | null;
