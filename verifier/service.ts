@@ -8,7 +8,7 @@
  */
 import { createHotpEngine, type HotpEngine } from '../otp/engine.ts';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
-import type { AuditInput } from './domain/audit.ts';
+import type { AuditFilter, AuditInput } from './domain/audit.ts';
 import { decideResync, decideVerify, totpStepAt } from './domain/rules.ts';
 import { transition, type AdminEvent } from './domain/states.ts';
 import { effectivePolicy, type Policy, type ResyncResult, type TokenRecord, type VerifyResult } from './domain/types.ts';
@@ -16,7 +16,7 @@ import type { RegisterRequest, VerifyRequest } from './domain/requests.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import type { Metrics } from './metrics.ts';
-import type { AuditFilter, RegisterOutcome, VerifierStore } from './store/types.ts';
+import type { RegisterOutcome, VerifierStore } from './store/types.ts';
 
 export interface Clock {
   nowMs(): number;

@@ -9,6 +9,7 @@ import { decodeBase32 } from '../../otp/base32.ts';
 import { isTokenforgeError } from '../../otp/errors.ts';
 import { hexToBytes } from '../../otp/hex.ts';
 import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS } from '../../otp/params.ts';
+import type { AuditFilter } from '../domain/audit.ts';
 import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type RegisterRequest, type VerifyRequest } from '../domain/requests.ts';
 import { MAX_RESYNC_WINDOW, MAX_WINDOW, TOKEN_TYPES, type TokenType } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
@@ -193,25 +194,14 @@ export function parseEmpty(text: string): void {
 
 export const AUDIT_QUERY_FIELDS = ['serial', 'action', 'result', 'actor', 'since', 'until', 'after', 'limit'] as const;
 
-export interface AuditQuery {
-  serial?: string;
-  action?: string;
-  result?: string;
-  actor?: string;
-  sinceMs?: number;
-  untilMs?: number;
-  afterSeq?: number;
-  limit: number;
-}
-
 function time(v: string, field: string): number {
   const n = /^[0-9]{1,15}$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(n)) bad(field, 'must be an ISO 8601 time or milliseconds since the epoch');
   return n;
 }
 
-export function parseAuditQuery(params: URLSearchParams): AuditQuery {
-  const q: AuditQuery = { limit: 100 };
+export function parseAuditQuery(params: URLSearchParams): AuditFilter {
+  const q: AuditFilter = { limit: 100 };
   for (const k of new Set(params.keys())) {
     if (!(AUDIT_QUERY_FIELDS as readonly string[]).includes(k)) bad(k, `unknown query parameter; allowed are ${AUDIT_QUERY_FIELDS.join(', ')}`);
     if (params.getAll(k).length > 1) bad(k, 'given more than once');

@@ -12,12 +12,12 @@
  * together do not race.
  */
 import pg from 'pg';
-import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
+import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
 import type { TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
-import type { AuditFilter, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+import { apiKeyFromRow, auditFromRow, auditSelect, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import type { RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface PostgresOptions {
   schema?: string;
@@ -244,21 +244,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     appendAudit: (input) => tx('audit', (c) => append(c, input)),
     listAudit: (f: AuditFilter) =>
       wrap('read audit', async () => {
-        const where: string[] = [];
-        const args: unknown[] = [];
-        const add = (sql: string, v: unknown): void => {
-          args.push(v);
-          where.push(sql.replace('?', `$${args.length}`));
-        };
-        if (f.serial !== undefined) add('serial = ?', f.serial);
-        if (f.action !== undefined) add('action = ?', f.action);
-        if (f.result !== undefined) add('result = ?', f.result);
-        if (f.actor !== undefined) add('actor = ?', f.actor);
-        if (f.sinceMs !== undefined) add('at_ms >= ?', f.sinceMs);
-        if (f.untilMs !== undefined) add('at_ms < ?', f.untilMs);
-        if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
-        args.push(f.limit);
-        const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${args.length}`;
+        const { sql, args } = auditSelect(f, (n) => `$${n}`);
         return (await pool.query(sql, args)).rows.map((r) => auditFromRow(r as Row));
       }),
     auditHead: () =>

@@ -1,5 +1,8 @@
-/** Row <-> record mapping shared by the SQL stores (column names are the same in both dialects). */
-import type { AuditEntry } from '../domain/audit.ts';
+/**
+ * Row <-> record mapping shared by the SQL stores (column names are the same in both dialects), and the SELECT
+ * of an audit filter (domain/audit.ts AuditFilter).
+ */
+import type { AuditEntry, AuditFilter } from '../domain/audit.ts';
 import type { TokenRecord } from '../domain/types.ts';
 import type { ApiKeyRecord } from './types.ts';
 
@@ -85,4 +88,29 @@ export function apiKeyFromRow(r: Row): ApiKeyRecord {
     createdAtMs: num(r['created_at_ms']),
     revokedAtMs: numOrNull(r['revoked_at_ms']),
   };
+}
+
+/** Each audit filter field, its column and comparison. */
+const AUDIT_FILTER_SQL = [
+  ['serial', 'serial = '],
+  ['action', 'action = '],
+  ['result', 'result = '],
+  ['actor', 'actor = '],
+  ['sinceMs', 'at_ms >= '],
+  ['untilMs', 'at_ms < '],
+  ['afterSeq', 'seq > '],
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof AuditFilter, 'limit'>, string]>;
+
+/** The SELECT of an audit filter; `param(n)` writes the dialect's placeholder for the n-th argument (1-based). */
+export function auditSelect(f: AuditFilter, param: (n: number) => string): { sql: string; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  for (const [field, sql] of AUDIT_FILTER_SQL) {
+    const v = f[field];
+    if (v === undefined) continue;
+    args.push(v);
+    where.push(sql + param(args.length));
+  }
+  args.push(f.limit);
+  return { sql: `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY seq LIMIT ${param(args.length)}`, args };
 }

@@ -9,12 +9,12 @@
  * power cut may drop the last commits; `synchronous: 'full'` fsyncs each commit (see docs/verifier.md).
  */
 import Database from 'better-sqlite3';
-import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
+import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
 import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
-import type { ApiKeyRecord, AuditFilter, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+import { apiKeyFromRow, auditFromRow, auditSelect, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import type { ApiKeyRecord, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface SqliteOptions {
   busyTimeoutMs?: number;
@@ -288,17 +288,8 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
       return wrap('audit', () => db.transaction(() => append(input)).immediate());
     },
     async listAudit(f: AuditFilter) {
-      const where: string[] = [];
-      const args: unknown[] = [];
-      if (f.serial !== undefined) (where.push('serial = ?'), args.push(f.serial));
-      if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
-      if (f.result !== undefined) (where.push('result = ?'), args.push(f.result));
-      if (f.actor !== undefined) (where.push('actor = ?'), args.push(f.actor));
-      if (f.sinceMs !== undefined) (where.push('at_ms >= ?'), args.push(f.sinceMs));
-      if (f.untilMs !== undefined) (where.push('at_ms < ?'), args.push(f.untilMs));
-      if (f.afterSeq !== undefined) (where.push('seq > ?'), args.push(f.afterSeq));
-      const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
-      return wrap('read audit', () => (db.prepare(sql).all(...args, f.limit) as Row[]).map(auditFromRow));
+      const { sql, args } = auditSelect(f, () => '?');
+      return wrap('read audit', () => (db.prepare(sql).all(...args) as Row[]).map(auditFromRow));
     },
     async auditHead() {
       return wrap('read audit head', () => {
