@@ -8,11 +8,12 @@
  */
 import { createHotpEngine, type HotpEngine } from '../otp/engine.ts';
 import { timingSafeEqualBytes } from '../otp/compare.ts';
+import { otpAlgorithm, otpCounter, otpDigits, type HotpParams, type TotpParams } from '../otp/otp-params.ts';
 import type { AuditFilter, AuditInput } from './domain/audit.ts';
 import { decideResync, decideVerify, totpStepAt } from './domain/rules.ts';
 import { transition, type AdminEvent } from './domain/states.ts';
-import { effectivePolicy, type Policy, type ResyncResult, type TokenRecord, type VerifyResult } from './domain/types.ts';
-import type { RegisterRequest, VerifyRequest } from './domain/requests.ts';
+import { effectivePolicy, withDynamic, type Policy, type ResyncResult, type TokenRecord, type VerifyResult } from './domain/types.ts';
+import { sameParameters, type RegisterRequest, type VerifyRequest } from './domain/requests.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import type { Metrics } from './metrics.ts';
@@ -47,9 +48,9 @@ const iso = (ms: number | null): string | null => (ms === null || ms === 0 ? nul
 export function tokenMetadata(t: TokenRecord, nowMs: number): TokenMetadata {
   const m: TokenMetadata = {
     serial: t.serial,
-    type: t.type,
-    algorithm: t.algorithm,
-    digits: t.digits,
+    type: t.otp.type,
+    algorithm: otpAlgorithm(t.otp),
+    digits: otpDigits(t.otp),
     user: t.user,
     label: t.label,
     state: t.state,
@@ -65,16 +66,16 @@ export function tokenMetadata(t: TokenRecord, nowMs: number): TokenMetadata {
     resyncWindow: t.resyncWindow,
     pendingResync: t.pendingResync !== null,
   };
-  if (t.type === 'totp') {
-    m['period'] = t.periodSec;
-    m['t0'] = Number(t.t0);
+  if (t.otp.type === 'totp') {
+    m['period'] = t.otp.periodSec;
+    m['t0'] = Number(t.otp.t0Sec);
     m['lastStep'] = t.lastStep?.toString() ?? null;
     m['driftSteps'] = t.driftSteps;
-    m['currentStep'] = totpStepAt(t, nowMs)?.toString() ?? null;
+    m['currentStep'] = totpStepAt(t.otp, nowMs)?.toString() ?? null;
   } else {
     m['counter'] = t.counter.toString();
   }
-  if (t.type === 'ocra') m['ocraSuite'] = t.ocraSuite;
+  if (t.otp.type === 'ocra') m['ocraSuite'] = t.otp.suite;
   return m;
 }
 
@@ -84,7 +85,8 @@ export function createVerifierService(o: ServiceOptions) {
   const engines = new Map<string, HotpEngine>();
   metrics.gauge('tokenforge_engine_cache_size', 'HOTP engines (decrypted keys) held in memory.', () => engines.size);
 
-  const engineFor = (t: TokenRecord): HotpEngine => {
+  /** The engine of a hotp or totp token (`p` is its `otp`, narrowed by the caller). */
+  const engineFor = (t: TokenRecord, p: HotpParams | TotpParams): HotpEngine => {
     const hit = engines.get(t.uid);
     if (hit) {
       engines.delete(t.uid);
@@ -94,7 +96,7 @@ export function createVerifierService(o: ServiceOptions) {
     const seed = o.keyring().open(t.serial, t.seedKid, t.seedSealed);
     let engine: HotpEngine;
     try {
-      engine = createHotpEngine(seed, { algorithm: t.algorithm, digits: t.digits });
+      engine = createHotpEngine(seed, { algorithm: p.algorithm, digits: p.digits });
     } finally {
       seed.fill(0);
     }
@@ -128,15 +130,7 @@ export function createVerifierService(o: ServiceOptions) {
   const sameRegistration = (existing: TokenRecord, req: RegisterRequest): boolean => {
     const seed = o.keyring().open(existing.serial, existing.seedKid, existing.seedSealed);
     try {
-      const sameSecret = timingSafeEqualBytes(seed, req.secret);
-      return (
-        sameSecret &&
-        existing.type === req.type &&
-        existing.algorithm === req.algorithm &&
-        existing.digits === req.digits &&
-        (req.type !== 'totp' || (existing.periodSec === req.periodSec && existing.t0 === req.t0)) &&
-        existing.ocraSuite === req.ocraSuite
-      );
+      return timingSafeEqualBytes(seed, req.secret) && sameParameters(existing.otp, req.otp);
     } finally {
       seed.fill(0);
     }
@@ -156,13 +150,8 @@ export function createVerifierService(o: ServiceOptions) {
           serial: r.serial,
           user: r.user,
           label: r.label,
-          type: r.type,
-          algorithm: r.algorithm,
-          digits: r.digits,
-          periodSec: r.periodSec,
-          t0: r.t0,
-          ocraSuite: r.ocraSuite,
-          counter: r.counter,
+          otp: r.otp,
+          counter: otpCounter(r.otp) ?? 0n,
           lastStep: r.lastStep,
           driftSteps: 0,
           failCount: 0,
@@ -202,13 +191,13 @@ export function createVerifierService(o: ServiceOptions) {
     const now = clock.nowMs();
     const out = await store.updateToken(serial, (t) => {
       if (!t) return notFound(serial);
-      if (t.type === 'ocra') {
+      if (t.otp.type === 'ocra') {
         throw new VerifierError('INVALID_REQUEST', `token ${serial} is an OCRA token; this server verifies hotp and totp tokens only`, { field: 'serial' });
       }
-      if (clientCounter !== null && t.type !== 'hotp') {
+      if (clientCounter !== null && t.otp.type !== 'hotp') {
         throw new VerifierError('INVALID_REQUEST', 'counter: applies to hotp tokens only', { field: 'counter' });
       }
-      const d = decideVerify(t, code, now, engineFor(t), effectivePolicy(o.policy, t), clientCounter);
+      const d = decideVerify(t, code, now, engineFor(t, t.otp), effectivePolicy(o.policy, t), clientCounter);
       return { next: d.next, audit: audit(actor, 'verify', serial, d.result, d.detail), value: { result: d.result, serial, detail: d.detail } };
     });
     metrics.inc('tokenforge_verifications_total', { result: out.result }, 'Verification decisions by result.');
@@ -221,7 +210,7 @@ export function createVerifierService(o: ServiceOptions) {
   async function verify(req: VerifyRequest, actor: string): Promise<VerifyOutcome> {
     if (req.serial !== null) return verifyToken(req.serial, req.code, actor, req.counter);
     if (req.counter !== null) throw new VerifierError('INVALID_REQUEST', 'counter: give it with serial, not user', { field: 'counter' });
-    const tokens = (await store.findTokensByUser(req.user!, 20)).filter((t) => t.type !== 'ocra');
+    const tokens = (await store.findTokensByUser(req.user!, 20)).filter((t) => t.otp.type !== 'ocra');
     if (tokens.length === 0) throw new VerifierError('NOT_FOUND', `no hotp or totp token is registered for that user`);
     let best: VerifyOutcome | null = null;
     for (const t of tokens) {
@@ -236,8 +225,8 @@ export function createVerifierService(o: ServiceOptions) {
     const now = clock.nowMs();
     const out = await store.updateToken(serial, (t) => {
       if (!t) return notFound(serial);
-      if (t.type === 'ocra') throw new VerifierError('INVALID_REQUEST', `token ${serial} is an OCRA token; resync applies to hotp and totp`, { field: 'serial' });
-      const d = decideResync(t, code1, code2, now, engineFor(t), effectivePolicy(o.policy, t));
+      if (t.otp.type === 'ocra') throw new VerifierError('INVALID_REQUEST', `token ${serial} is an OCRA token; resync applies to hotp and totp`, { field: 'serial' });
+      const d = decideResync(t, code1, code2, now, engineFor(t, t.otp), effectivePolicy(o.policy, t));
       return { next: d.next, audit: audit(actor, 'resync', serial, d.result, d.detail), value: { result: d.result, serial, detail: d.detail } };
     });
     metrics.inc('tokenforge_resyncs_total', { result: out.result }, 'Resynchronisation attempts by result.');
@@ -251,8 +240,7 @@ export function createVerifierService(o: ServiceOptions) {
       if (!t) return notFound(serial);
       const next = transition(t, action, o.policy);
       if (!next) throw new VerifierError('CONFLICT', `token ${serial} is ${t.state}; it cannot take the ${action} action`);
-      const after: TokenRecord = { ...t, ...next, version: t.version + 1, updatedAtMs: now };
-      return { next, audit: audit(actor, action, serial, 'ok', { state: next.state }), value: after };
+      return { next, audit: audit(actor, action, serial, 'ok', { state: next.state }), value: withDynamic(t, next, now) };
     });
     return tokenMetadata(updated, now);
   }

@@ -5,11 +5,11 @@
  *
  * Invariants: a serial matches SERIAL_RE (it is also a URL path segment and a log field); a seed is
  * MIN_SECRET_BYTES..MAX_SECRET_BYTES long (RFC 4226 Section 4 R6: at least 128 bits); a batch holds at most
- * MAX_BATCH registrations.
+ * MAX_BATCH registrations; registering a serial again is idempotent when seed and parameters are the same
+ * (sameParameters).
  */
-import type { HashAlgorithm } from '../../otp/params.ts';
+import type { OtpParams } from '../../otp/otp-params.ts';
 import { VerifierError } from '../errors.ts';
-import type { TokenType } from './types.ts';
 
 export const MAX_BATCH = 10_000;
 export const MIN_SECRET_BYTES = 16; // RFC 4226 Section 4 R6: at least 128 bits
@@ -23,19 +23,14 @@ export function isSerial(s: string): boolean {
 /** One token to register. */
 export interface RegisterRequest {
   serial: string;
-  type: TokenType;
-  algorithm: HashAlgorithm;
-  digits: number;
-  periodSec: number;
-  t0: bigint;
-  counter: bigint;
+  /** The token's parameters; for hotp (and OCRA suites with C) `counter` is the counter it starts from. */
+  otp: OtpParams;
   /** TOTP: a time step already used (the provisioner's check code), so no step up to it is ever accepted. */
   lastStep: bigint | null;
   /** Decoded seed; the caller seals it and wipes this array. */
   secret: Uint8Array;
   user: string | null;
   label: string | null;
-  ocraSuite: string | null;
   lookAhead: number | null;
   windowBack: number | null;
   windowForward: number | null;
@@ -64,4 +59,19 @@ export function checkSecretLength(secret: Uint8Array, field: string): void {
     `${field}: decodes to ${n} bytes; RFC 4226 requires at least ${MIN_SECRET_BYTES} (20 recommended), at most ${MAX_SECRET_BYTES} accepted`,
     { field },
   );
+}
+
+/**
+ * Whether two parameter sets describe the same token, for idempotent re-registration: everything but the
+ * counter (a token registered again may have moved on). OCRA: the suite fixes hash and length.
+ */
+export function sameParameters(a: OtpParams, b: OtpParams): boolean {
+  switch (a.type) {
+    case 'hotp':
+      return b.type === 'hotp' && a.algorithm === b.algorithm && a.digits === b.digits;
+    case 'totp':
+      return b.type === 'totp' && a.algorithm === b.algorithm && a.digits === b.digits && a.periodSec === b.periodSec && a.t0Sec === b.t0Sec;
+    case 'ocra':
+      return b.type === 'ocra' && a.suite === b.suite;
+  }
 }

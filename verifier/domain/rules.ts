@@ -17,6 +17,7 @@
  *   verifications answer `locked` without checking the code (so the delay cannot be brute-forced).
  */
 import type { HotpEngine } from '../../otp/engine.ts';
+import type { TotpParams } from '../../otp/otp-params.ts';
 import { MAX_COUNTER } from '../../otp/params.ts';
 import type { Policy, ResyncResult, TokenDynamic, TokenRecord, VerifyResult } from './types.ts';
 import { STATE_RULES, transition } from './states.ts';
@@ -34,11 +35,16 @@ export interface Decision<R extends string> {
 
 const CODE_RE = /^[0-9]{1,10}$/;
 
-/** The TOTP time step at `nowMs` for the token, or null before t0. */
-export function totpStepAt(t: Pick<TokenRecord, 'periodSec' | 't0'>, nowMs: number): bigint | null {
+/** The TOTP time step at `nowMs` (RFC 6238 Section 4.2: T = (now - T0) / X), or null before T0. */
+export function totpStepAt(p: Pick<TotpParams, 'periodSec' | 't0Sec'>, nowMs: number): bigint | null {
   const nowSec = BigInt(Math.floor(nowMs / 1000));
-  if (nowSec < t.t0) return null;
-  return (nowSec - t.t0) / BigInt(t.periodSec);
+  if (nowSec < p.t0Sec) return null;
+  return (nowSec - p.t0Sec) / BigInt(p.periodSec);
+}
+
+/** OCRA needs a challenge; the service refuses verify and resync for OCRA tokens before calling the rules. */
+function unsupported(): Decision<'invalid'> {
+  return { result: 'invalid', next: null, detail: { reason: 'unsupported-type' } };
 }
 
 function clampDrift(d: number, max: number): number {
@@ -124,13 +130,15 @@ export function decideVerify(
 ): Decision<VerifyResult> {
   const g = gate(t, nowMs);
   if (g) return g;
-  if (code.length !== t.digits || !CODE_RE.test(code)) {
+  const p = t.otp;
+  if (p.type === 'ocra') return unsupported();
+  if (code.length !== p.digits || !CODE_RE.test(code)) {
     return failure(t, policy, nowMs, 'invalid', { reason: 'length' });
   }
   const v = Number(code);
   const pendingLive = t.pendingResync !== null && nowMs - t.pendingAtMs <= policy.pendingResyncTtlMs;
 
-  if (t.type === 'hotp' && clientCounter !== null) {
+  if (p.type === 'hotp' && clientCounter !== null) {
     // RFC 4226 App. E.4 (RCP): accept only if C-client >= C-server, C-client - C-server <= s, and the code is
     // the HOTP of C-client; then C = C-client + 1.
     const c = t.counter;
@@ -140,7 +148,7 @@ export function decideVerify(
     return { result: 'ok', next: succeeded(t, nowMs, { counter: clientCounter + 1n }), detail: { matched: clientCounter.toString(), skipped: Number(clientCounter - c) } };
   }
 
-  if (t.type === 'hotp') {
+  if (p.type === 'hotp') {
     const c = t.counter;
     const n = span(c, c + BigInt(policy.lookAhead));
     const m = n > 0 ? engine.findInWindow(v, c, n) : -1n;
@@ -163,48 +171,45 @@ export function decideVerify(
     return failure(t, policy, nowMs, 'invalid', {});
   }
 
-  if (t.type === 'totp') {
-    const now = totpStepAt(t, nowMs);
-    if (now === null) return failure(t, policy, nowMs, 'invalid', { reason: 'before-t0' });
-    const expected = now + BigInt(clampDrift(t.driftSteps, policy.maxDriftSteps));
-    const lo = expected - BigInt(policy.windowBack);
-    const hi = expected + BigInt(policy.windowForward);
-    const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
-    const start = lo > floor ? lo : floor;
-    const n = span(start, hi);
-    const m = n > 0 ? engine.findInWindow(v, start, n) : -1n;
-    if (m >= 0n) {
-      const drift = Number(m - now);
+  // totp
+  const now = totpStepAt(p, nowMs);
+  if (now === null) return failure(t, policy, nowMs, 'invalid', { reason: 'before-t0' });
+  const expected = now + BigInt(clampDrift(t.driftSteps, policy.maxDriftSteps));
+  const lo = expected - BigInt(policy.windowBack);
+  const hi = expected + BigInt(policy.windowForward);
+  const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
+  const start = lo > floor ? lo : floor;
+  const n = span(start, hi);
+  const m = n > 0 ? engine.findInWindow(v, start, n) : -1n;
+  if (m >= 0n) {
+    const drift = Number(m - now);
+    return {
+      result: 'ok',
+      next: succeeded(t, nowMs, { lastStep: m, driftSteps: drift }),
+      detail: { matchedStep: m.toString(), driftSteps: drift },
+    };
+  }
+  if (t.lastStep !== null && lo <= t.lastStep) {
+    const rlo = lo < 0n ? 0n : lo;
+    const rhi = hi < t.lastStep ? hi : t.lastStep;
+    if (engine.findInWindow(v, rlo, span(rlo, rhi)) >= 0n) return failure(t, policy, nowMs, 'replayed', {});
+  }
+  const wlo = now - BigInt(policy.resyncWindow);
+  const wstart = wlo > floor ? wlo : floor;
+  const wn = span(wstart, now + BigInt(policy.resyncWindow));
+  const w = wn > 0 ? engine.findInWindow(v, wstart, wn) : -1n;
+  if (w >= 0n) {
+    if (pendingLive && w === t.pendingResync! + 1n) {
+      const drift = Number(w - now);
       return {
         result: 'ok',
-        next: succeeded(t, nowMs, { lastStep: m, driftSteps: drift }),
-        detail: { matchedStep: m.toString(), driftSteps: drift },
+        next: succeeded(t, nowMs, { lastStep: w, driftSteps: drift }),
+        detail: { matchedStep: w.toString(), driftSteps: drift, autoResync: true },
       };
     }
-    if (t.lastStep !== null && lo <= t.lastStep) {
-      const rlo = lo < 0n ? 0n : lo;
-      const rhi = hi < t.lastStep ? hi : t.lastStep;
-      if (engine.findInWindow(v, rlo, span(rlo, rhi)) >= 0n) return failure(t, policy, nowMs, 'replayed', {});
-    }
-    const wlo = now - BigInt(policy.resyncWindow);
-    const wstart = wlo > floor ? wlo : floor;
-    const wn = span(wstart, now + BigInt(policy.resyncWindow));
-    const w = wn > 0 ? engine.findInWindow(v, wstart, wn) : -1n;
-    if (w >= 0n) {
-      if (pendingLive && w === t.pendingResync! + 1n) {
-        const drift = Number(w - now);
-        return {
-          result: 'ok',
-          next: succeeded(t, nowMs, { lastStep: w, driftSteps: drift }),
-          detail: { matchedStep: w.toString(), driftSteps: drift, autoResync: true },
-        };
-      }
-      return failure(t, policy, nowMs, 'invalid', { autoResync: 'pending' }, w);
-    }
-    return failure(t, policy, nowMs, 'invalid', {});
+    return failure(t, policy, nowMs, 'invalid', { autoResync: 'pending' }, w);
   }
-  // OCRA needs a challenge; the HTTP layer refuses verify for OCRA tokens before calling this.
-  return { result: 'invalid', next: null, detail: { reason: 'unsupported-type' } };
+  return failure(t, policy, nowMs, 'invalid', {});
 }
 
 /** First m in [start, start + n) with code1 at m and code2 at m + 1, or -1n. */
@@ -235,35 +240,35 @@ export function decideResync(
 ): Decision<ResyncResult> {
   const g = gate(t, nowMs);
   if (g) return g;
+  const p = t.otp;
+  if (p.type === 'ocra') return unsupported();
   const fail = (detail: Decision<string>['detail']): Decision<ResyncResult> => {
     const next = failed(t, policy, nowMs);
     return { result: 'invalid', next, detail: { ...detail, failCount: next.failCount, locked: next.state === 'locked' } };
   };
-  if (code1.length !== t.digits || code2.length !== t.digits || !CODE_RE.test(code1) || !CODE_RE.test(code2)) {
+  if (code1.length !== p.digits || code2.length !== p.digits || !CODE_RE.test(code1) || !CODE_RE.test(code2)) {
     return fail({ reason: 'length' });
   }
   const v1 = Number(code1);
   const v2 = Number(code2);
-  if (t.type === 'hotp') {
+  if (p.type === 'hotp') {
     const c = t.counter;
     const m = findPair(engine, v1, v2, c, span(c, c + BigInt(policy.resyncWindow) - 1n));
     if (m < 0n) return fail({});
     return { result: 'resynchronized', next: succeeded(t, nowMs, { counter: m + 2n }), detail: { matched: (m + 1n).toString(), skipped: Number(m - c) } };
   }
-  if (t.type === 'totp') {
-    const now = totpStepAt(t, nowMs);
-    if (now === null) return fail({ reason: 'before-t0' });
-    const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
-    const lo = now - BigInt(policy.resyncWindow);
-    const start = lo > floor ? lo : floor;
-    const m = findPair(engine, v1, v2, start, span(start, now + BigInt(policy.resyncWindow) - 1n));
-    if (m < 0n) return fail({});
-    const drift = Number(m + 1n - now);
-    return {
-      result: 'resynchronized',
-      next: succeeded(t, nowMs, { lastStep: m + 1n, driftSteps: drift }),
-      detail: { matchedStep: (m + 1n).toString(), driftSteps: drift },
-    };
-  }
-  return { result: 'invalid', next: null, detail: { reason: 'unsupported-type' } };
+  // totp
+  const now = totpStepAt(p, nowMs);
+  if (now === null) return fail({ reason: 'before-t0' });
+  const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
+  const lo = now - BigInt(policy.resyncWindow);
+  const start = lo > floor ? lo : floor;
+  const m = findPair(engine, v1, v2, start, span(start, now + BigInt(policy.resyncWindow) - 1n));
+  if (m < 0n) return fail({});
+  const drift = Number(m + 1n - now);
+  return {
+    result: 'resynchronized',
+    next: succeeded(t, nowMs, { lastStep: m + 1n, driftSteps: drift }),
+    detail: { matchedStep: (m + 1n).toString(), driftSteps: drift },
+  };
 }

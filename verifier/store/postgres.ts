@@ -13,10 +13,10 @@
  */
 import pg from 'pg';
 import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
-import type { TokenRecord } from '../domain/types.ts';
+import { withDynamic, type TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, auditSelect, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import { apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, type DynamicColumn, type Row } from './rows.ts';
 import type { RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface PostgresOptions {
@@ -28,6 +28,31 @@ const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATION_LOCK = 0x7466_7631; // "tfv1"
 
 type Client = pg.PoolClient;
+
+/** PostgreSQL array type of each dynamic column's values (dynamicValues), for the unnest of a group's UPDATE. */
+const DYNAMIC_PG_TYPES: { readonly [C in DynamicColumn]: string } = {
+  counter: 'text',
+  last_step: 'text',
+  drift_steps: 'int',
+  fail_count: 'int',
+  throttled_until_ms: 'bigint',
+  state: 'text',
+  pending_resync: 'text',
+  pending_at_ms: 'bigint',
+  last_used_at_ms: 'bigint',
+};
+
+/**
+ * One UPDATE for every changed row of a group: $1 serials, then one array per dynamic column, then the new
+ * versions, the versions read (the compare-and-set) and the update times.
+ */
+const UPDATE_DYNAMIC_SQL = (() => {
+  const n = DYNAMIC_COLUMNS.length;
+  const arrays = ['$1::text[]', ...DYNAMIC_COLUMNS.map((c, i) => `$${i + 2}::${DYNAMIC_PG_TYPES[c]}[]`), `$${n + 2}::bigint[]`, `$${n + 3}::bigint[]`, `$${n + 4}::bigint[]`];
+  return `UPDATE tokens AS t SET ${DYNAMIC_COLUMNS.map((c) => `${c} = v.${c}`).join(', ')}, version = v.version, updated_at_ms = v.updated_at_ms
+   FROM unnest(${arrays.join(', ')}) AS v(serial, ${DYNAMIC_COLUMNS.join(', ')}, version, old_version, updated_at_ms)
+   WHERE t.serial = v.serial AND t.version = v.old_version`;
+})();
 
 export async function openPostgresStore(url: string, options: PostgresOptions = {}): Promise<VerifierStore> {
   const u = new URL(url);
@@ -162,7 +187,7 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
             const t = state.get(p.serial);
             try {
               const out = p.decide(t);
-              if (out.next && t) state.set(p.serial, { ...t, ...out.next, version: t.version + 1, updatedAtMs: now });
+              if (out.next && t) state.set(p.serial, withDynamic(t, out.next, now));
               if (out.audit) audits.push(out.audit);
               results.push({ ok: true, v: out.value });
             } catch (e) {
@@ -171,21 +196,14 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
           }
           const dirty = [...state.values()].filter((t) => t.version !== oldVersion.get(t.serial));
           if (dirty.length > 0) {
-            const col = <T>(f: (t: TokenRecord) => T): T[] => dirty.map(f);
-            const r = await c.query(
-              `UPDATE tokens AS t SET counter = v.counter, last_step = v.last_step, drift_steps = v.drift, fail_count = v.fail,
-                 throttled_until_ms = v.throttled, state = v.state, pending_resync = v.pending, pending_at_ms = v.pending_at,
-                 last_used_at_ms = v.last_used, version = v.version, updated_at_ms = v.updated
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[],
-                           $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
-                 AS v(serial, counter, last_step, drift, fail, throttled, state, pending, pending_at, last_used, version, old_version, updated)
-               WHERE t.serial = v.serial AND t.version = v.old_version`,
-              [
-                col((t) => t.serial), col((t) => t.counter.toString()), col((t) => t.lastStep?.toString() ?? null), col((t) => t.driftSteps),
-                col((t) => t.failCount), col((t) => t.throttledUntilMs), col((t) => t.state), col((t) => t.pendingResync?.toString() ?? null),
-                col((t) => t.pendingAtMs), col((t) => t.lastUsedAtMs), col((t) => t.version), col((t) => oldVersion.get(t.serial)!), col((t) => t.updatedAtMs),
-              ],
-            );
+            const rows = dirty.map(dynamicValues);
+            const r = await c.query(UPDATE_DYNAMIC_SQL, [
+              dirty.map((t) => t.serial),
+              ...DYNAMIC_COLUMNS.map((_, i) => rows.map((v) => v[i])),
+              dirty.map((t) => t.version),
+              dirty.map((t) => oldVersion.get(t.serial)!),
+              dirty.map((t) => t.updatedAtMs),
+            ]);
             if (r.rowCount !== dirty.length) throw new VerifierError('BUSY', 'a token changed during verification; retry');
           }
           if (audits.length > 0) await appendMany(c, audits);

@@ -10,10 +10,10 @@
  */
 import Database from 'better-sqlite3';
 import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
-import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
+import { withDynamic, type TokenDynamic, type TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, auditSelect, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import { apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
 import type { ApiKeyRecord, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface SqliteOptions {
@@ -48,8 +48,7 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     byUser: db.prepare(`SELECT * FROM tokens WHERE user_name = ? ORDER BY created_at_ms, serial LIMIT ?`),
     insertToken: db.prepare(`INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map(() => '?').join(', ')})`),
     update: db.prepare(
-      `UPDATE tokens SET counter = ?, last_step = ?, drift_steps = ?, fail_count = ?, throttled_until_ms = ?, state = ?,
-        pending_resync = ?, pending_at_ms = ?, last_used_at_ms = ?, version = version + 1, updated_at_ms = ?
+      `UPDATE tokens SET ${DYNAMIC_COLUMNS.map((c) => `${c} = ?`).join(', ')}, version = version + 1, updated_at_ms = ?
        WHERE serial = ? AND uid = ? AND version = ?`,
     ),
     deleteToken: db.prepare(`DELETE FROM tokens WHERE serial = ?`),
@@ -120,11 +119,8 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
    * (unknown serial, bad request) before this item writes anything, and a failing statement aborts the group.
    */
   const write = (serial: string, t: TokenRecord, n: TokenDynamic, nowMs: number): TokenRecord | null => {
-    const info = q.update.run(
-      n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
-      n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, nowMs, serial, t.uid, t.version,
-    );
-    return info.changes === 1 ? { ...t, ...n, version: t.version + 1, updatedAtMs: nowMs } : null;
+    const info = q.update.run(...dynamicValues(n), nowMs, serial, t.uid, t.version);
+    return info.changes === 1 ? withDynamic(t, n, nowMs) : null;
   };
   const updateOne = <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R => {
     const cached = rowCache.get(serial);
