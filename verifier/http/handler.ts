@@ -10,11 +10,12 @@
  * Every error is JSON {"error": {"code", "message", "field"?}} with the status from STATUS below; requests
  * that fail validation write nothing.
  */
+import type { AdminEvent } from '../domain/states.ts';
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { tokenMetadata, type Clock, type VerifierService } from '../service.ts';
 import type { VerifierStore } from '../store/types.ts';
-import { authenticate, createKeyAuth } from './auth.ts';
+import { authenticate, createKeyAuth, type KeyAuth } from './auth.ts';
 import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parsePathSerial, parseRegister, parseResync, parseVerify } from './parse.ts';
 import { headerValue, type HttpRequest, type HttpResponse } from './types.ts';
 
@@ -77,133 +78,176 @@ export interface HandlerOptions {
   keyCacheMs?: number;
 }
 
+/** What every route reads: the service and the parts of the server it reports on, and the key cache. */
+interface HandlerState {
+  readonly service: VerifierService;
+  readonly store: VerifierStore;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly openapi: string;
+  readonly log: Logger;
+  readonly keys: KeyAuth;
+}
+
+/** A route's answer and its template (the metrics label). */
+interface Routed {
+  route: string;
+  res: HttpResponse;
+}
+
 export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<HttpResponse> {
-  const { service, store, metrics, clock } = o;
-  const keys = createKeyAuth(store, clock, o.keyCacheMs);
-
-  const requireJson = (req: HttpRequest): void => {
-    const ct = headerValue(req.headers, 'content-type');
-    if (ct === undefined || !/^application\/json\s*(;|$)/i.test(ct)) {
-      throw new VerifierError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with "Content-Type: application/json"');
-    }
+  const s: HandlerState = {
+    service: o.service,
+    store: o.store,
+    metrics: o.metrics,
+    clock: o.clock,
+    openapi: o.openapi,
+    log: o.log,
+    keys: createKeyAuth(o.store, o.clock, o.keyCacheMs),
   };
+  return (req) => handle(s, req);
+}
 
-  const methodNotAllowed = (allowed: string): never => {
-    throw new VerifierError('METHOD_NOT_ALLOWED', `method not allowed here; use ${allowed}`);
-  };
-
-  async function route(req: HttpRequest): Promise<{ route: string; res: HttpResponse }> {
-    const { method, path } = req;
-    if (path === '/healthz') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      try {
-        await store.ping();
-      } catch {
-        return { route: path, res: json(503, { status: 'unavailable', store: store.kind }) };
-      }
-      const now = clock.nowMs();
-      return { route: path, res: json(200, { status: 'ok', store: store.kind, time: new Date(now).toISOString(), timeMs: now }) };
+/** One request: route it, turn errors into their JSON answer (logging server faults), count it. */
+async function handle(s: HandlerState, req: HttpRequest): Promise<HttpResponse> {
+  const start = process.hrtime.bigint();
+  let routeName = routeOf(req.path);
+  let res: HttpResponse;
+  try {
+    const out = await route(s, req);
+    routeName = out.route;
+    res = out.res;
+  } catch (e) {
+    if (e instanceof VerifierError) {
+      res = errorResponse(e.code, e.message, e.field);
+      if (STATUS[e.code] >= 500) s.log('error', e.message, { code: e.code, method: req.method, path: req.path.slice(0, 200) });
+    } else {
+      s.log('error', 'unexpected error', { error: e instanceof Error ? e.message : String(e), method: req.method, path: req.path.slice(0, 200) });
+      res = errorResponse('INTERNAL', 'internal error; see the server log');
     }
-    if (path === '/metrics') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      return { route: path, res: { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: metrics.render() } };
-    }
-    if (path === '/openapi.json') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      return { route: path, res: { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: o.openapi } };
-    }
-    if (path === '/v1/verify') {
-      if (method !== 'POST') methodNotAllowed('POST');
-      const actor = await authenticate(keys, req, 'verify');
-      requireJson(req);
-      const v = parseVerify(parseJsonBody(req.body));
-      const out = await service.verify(v, actor);
-      return { route: path, res: json(200, { result: out.result, serial: out.serial, ...out.detail }) };
-    }
-    if (path === '/v1/tokens' || path === '/v1/tokens:batch') {
-      if (method !== 'POST') methodNotAllowed('POST');
-      const actor = await authenticate(keys, req, 'admin');
-      requireJson(req);
-      const body = parseJsonBody(req.body);
-      if (path === '/v1/tokens') {
-        const r = parseRegister(body);
-        const { outcomes, tokens } = await service.register([r], actor);
-        const created = outcomes[0]!.status === 'created';
-        const meta = created ? tokenMetadata(tokens[0]!, clock.nowMs()) : await service.getToken(r.serial);
-        return { route: path, res: json(created ? 201 : 200, { status: outcomes[0]!.status, token: meta }) };
-      }
-      const list = parseBatch(body);
-      const { outcomes } = await service.register(list, actor);
-      const created = outcomes.filter((x) => x.status === 'created').length;
-      return { route: path, res: json(200, { created, existing: outcomes.length - created, results: outcomes }) };
-    }
-    if (path === '/v1/audit') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      const actor = await authenticate(keys, req, 'admin');
-      void actor;
-      const q = parseAuditQuery(req.query);
-      const entries = await service.auditLog(q);
-      const last = entries[entries.length - 1];
-      return {
-        route: path,
-        res: json(200, {
-          entries: entries.map((e) => ({ ...e, at: new Date(e.atMs).toISOString(), detail: JSON.parse(e.detail) as unknown })),
-          next: entries.length === q.limit && last ? String(last.seq) : null,
-        }),
-      };
-    }
-    const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock))?$/.exec(path);
-    if (m) {
-      const serial = parsePathSerial(m[1]!);
-      const action = m[2];
-      const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
-      if (action === 'resync') {
-        if (method !== 'POST') methodNotAllowed('POST');
-        const actor = await authenticate(keys, req, 'verify');
-        requireJson(req);
-        const b = parseResync(parseJsonBody(req.body));
-        const out = await service.resync(serial, b.code1, b.code2, actor);
-        return { route: r, res: json(200, { result: out.result, serial, ...out.detail }) };
-      }
-      if (action === 'enable' || action === 'disable' || action === 'unlock') {
-        if (method !== 'POST') methodNotAllowed('POST');
-        const actor = await authenticate(keys, req, 'admin');
-        parseEmpty(req.body);
-        return { route: r, res: json(200, { token: await service.setState(serial, action, actor) }) };
-      }
-      if (method === 'GET') {
-        await authenticate(keys, req, 'admin');
-        return { route: r, res: json(200, { token: await service.getToken(serial) }) };
-      }
-      if (method === 'DELETE') {
-        const actor = await authenticate(keys, req, 'admin');
-        await service.remove(serial, actor);
-        return { route: r, res: { status: 204, headers: {}, body: '' } };
-      }
-      return methodNotAllowed('GET, DELETE');
-    }
-    throw new VerifierError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see /openapi.json`);
   }
+  s.metrics.inc('tokenforge_http_requests_total', { route: routeName, status: String(res.status) }, 'HTTP requests by route and status.');
+  s.metrics.observeRequest(routeName, Number(process.hrtime.bigint() - start) / 1e9);
+  return res;
+}
 
-  return async (req) => {
-    const start = process.hrtime.bigint();
-    let routeName = routeOf(req.path);
-    let res: HttpResponse;
-    try {
-      const out = await route(req);
-      routeName = out.route;
-      res = out.res;
-    } catch (e) {
-      if (e instanceof VerifierError) {
-        res = errorResponse(e.code, e.message, e.field);
-        if (STATUS[e.code] >= 500) o.log('error', e.message, { code: e.code, method: req.method, path: req.path.slice(0, 200) });
-      } else {
-        o.log('error', 'unexpected error', { error: e instanceof Error ? e.message : String(e), method: req.method, path: req.path.slice(0, 200) });
-        res = errorResponse('INTERNAL', 'internal error; see the server log');
-      }
-    }
-    metrics.inc('tokenforge_http_requests_total', { route: routeName, status: String(res.status) }, 'HTTP requests by route and status.');
-    metrics.observeRequest(routeName, Number(process.hrtime.bigint() - start) / 1e9);
-    return res;
+function route(s: HandlerState, req: HttpRequest): Promise<Routed> | Routed {
+  const { method, path } = req;
+  switch (path) {
+    case '/healthz':
+      return healthz(s, req);
+    case '/metrics':
+      allow(req, 'GET');
+      return { route: path, res: { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: s.metrics.render() } };
+    case '/openapi.json':
+      allow(req, 'GET');
+      return { route: path, res: { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: s.openapi } };
+    case '/v1/verify':
+      return verify(s, req);
+    case '/v1/tokens':
+      return registerOne(s, req);
+    case '/v1/tokens:batch':
+      return registerBatch(s, req);
+    case '/v1/audit':
+      return audit(s, req);
+  }
+  const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock))?$/.exec(path);
+  if (m) return token(s, req, parsePathSerial(m[1]!), m[2] as 'resync' | AdminEvent | undefined);
+  throw new VerifierError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see /openapi.json`);
+}
+
+function allow(req: HttpRequest, method: string): void {
+  if (req.method !== method) throw new VerifierError('METHOD_NOT_ALLOWED', `method not allowed here; use ${method}`);
+}
+
+function requireJson(req: HttpRequest): void {
+  const ct = headerValue(req.headers, 'content-type');
+  if (ct === undefined || !/^application\/json\s*(;|$)/i.test(ct)) {
+    throw new VerifierError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with "Content-Type: application/json"');
+  }
+}
+
+async function healthz(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'GET');
+  try {
+    await s.store.ping();
+  } catch {
+    return { route: req.path, res: json(503, { status: 'unavailable', store: s.store.kind }) };
+  }
+  const now = s.clock.nowMs();
+  return { route: req.path, res: json(200, { status: 'ok', store: s.store.kind, time: new Date(now).toISOString(), timeMs: now }) };
+}
+
+async function verify(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'verify');
+  requireJson(req);
+  const v = parseVerify(parseJsonBody(req.body));
+  const out = await s.service.verify(v, actor);
+  return { route: req.path, res: json(200, { result: out.result, serial: out.serial, ...out.detail }) };
+}
+
+async function registerOne(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'admin');
+  requireJson(req);
+  const r = parseRegister(parseJsonBody(req.body));
+  const { outcomes, tokens } = await s.service.register([r], actor);
+  const created = outcomes[0]!.status === 'created';
+  const meta = created ? tokenMetadata(tokens[0]!, s.clock.nowMs()) : await s.service.getToken(r.serial);
+  return { route: req.path, res: json(created ? 201 : 200, { status: outcomes[0]!.status, token: meta }) };
+}
+
+async function registerBatch(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'admin');
+  requireJson(req);
+  const list = parseBatch(parseJsonBody(req.body));
+  const { outcomes } = await s.service.register(list, actor);
+  const created = outcomes.filter((x) => x.status === 'created').length;
+  return { route: req.path, res: json(200, { created, existing: outcomes.length - created, results: outcomes }) };
+}
+
+async function audit(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'GET');
+  await authenticate(s.keys, req, 'admin');
+  const q = parseAuditQuery(req.query);
+  const entries = await s.service.auditLog(q);
+  const last = entries[entries.length - 1];
+  return {
+    route: req.path,
+    res: json(200, {
+      entries: entries.map((e) => ({ ...e, at: new Date(e.atMs).toISOString(), detail: JSON.parse(e.detail) as unknown })),
+      next: entries.length === q.limit && last ? String(last.seq) : null,
+    }),
   };
+}
+
+/** /v1/tokens/{serial} and its actions. */
+async function token(s: HandlerState, req: HttpRequest, serial: string, action: 'resync' | AdminEvent | undefined): Promise<Routed> {
+  const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
+  if (action === 'resync') {
+    allow(req, 'POST');
+    const actor = await authenticate(s.keys, req, 'verify');
+    requireJson(req);
+    const b = parseResync(parseJsonBody(req.body));
+    const out = await s.service.resync(serial, b.code1, b.code2, actor);
+    return { route: r, res: json(200, { result: out.result, serial, ...out.detail }) };
+  }
+  if (action !== undefined) {
+    allow(req, 'POST');
+    const actor = await authenticate(s.keys, req, 'admin');
+    parseEmpty(req.body);
+    return { route: r, res: json(200, { token: await s.service.setState(serial, action, actor) }) };
+  }
+  if (req.method === 'GET') {
+    await authenticate(s.keys, req, 'admin');
+    return { route: r, res: json(200, { token: await s.service.getToken(serial) }) };
+  }
+  if (req.method === 'DELETE') {
+    const actor = await authenticate(s.keys, req, 'admin');
+    await s.service.remove(serial, actor);
+    return { route: r, res: { status: 204, headers: {}, body: '' } };
+  }
+  throw new VerifierError('METHOD_NOT_ALLOWED', 'method not allowed here; use GET, DELETE');
 }
