@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createHotpEngine } from '../otp/engine.ts';
 import { hexToBytes } from '../otp/hex.ts';
 import { decideResync, decideVerify } from '../verifier/domain/rules.ts';
+import { transition, type TokenEvent } from '../verifier/domain/states.ts';
 import { DEFAULT_POLICY, type Policy, type TokenRecord } from '../verifier/domain/types.ts';
 import { ROOT } from './verifier-helpers.ts';
 
@@ -18,12 +19,13 @@ const engine = createHotpEngine(hexToBytes(rfc.key_hex), { algorithm: 'SHA1', di
 
 function tok(over: Partial<TokenRecord> = {}): TokenRecord {
   return {
-    uid: 'u', serial: 'S', user: null, label: null, type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0: 0n, ocraSuite: null,
+    uid: 'u', serial: 'S', user: null, label: null, otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n },
     counter: 0n, lastStep: null, driftSteps: 0, failCount: 0, throttledUntilMs: 0, state: 'active', pendingResync: null, pendingAtMs: 0,
     lastUsedAtMs: null, lookAhead: null, windowBack: null, windowForward: null, resyncWindow: null, seedKid: 'k', seedSealed: new Uint8Array(),
     version: 1, createdAtMs: 0, updatedAtMs: 0, ...over,
   };
 }
+const TOTP = { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0Sec: 0n } as const;
 const P = (over: Partial<Policy> = {}): Policy => ({ ...DEFAULT_POLICY, ...over });
 const apply = (t: TokenRecord, d: { next: TokenRecord | Partial<TokenRecord> | null }): TokenRecord => (d.next ? { ...t, ...d.next } : t);
 
@@ -114,7 +116,7 @@ describe('auto-resync and explicit resync', () => {
   it('TOTP: drift is learned and centres the next window; steps are never reused', () => {
     // period 30, t0 0: step s is HOTP(key, s); CODE[s] for s <= 9.
     const policy = P({ windowBack: 1, windowForward: 1, resyncWindow: 10 });
-    let t = tok({ type: 'totp' });
+    let t = tok({ otp: TOTP });
     const at = (step: number) => step * 30_000 + 1000;
     // Device 1 step behind at server step 5: accepted, drift -1.
     let d = decideVerify(t, CODE[4]!, at(5), engine, policy);
@@ -127,7 +129,38 @@ describe('auto-resync and explicit resync', () => {
     expect(decideVerify(t, CODE[6]!, at(8), engine, policy).result).toBe('replayed');
     expect(decideVerify(t, CODE[5]!, at(8), engine, policy).result).toBe('replayed');
     // Explicit TOTP resync with steps 8 and 9 at server step 3 (device 6 ahead).
-    const r = decideResync(tok({ type: 'totp' }), CODE[8]!, CODE[9]!, at(3), engine, policy);
+    const r = decideResync(tok({ otp: TOTP }), CODE[8]!, CODE[9]!, at(3), engine, policy);
     expect(r).toMatchObject({ result: 'resynchronized', next: { lastStep: 9n, driftSteps: 6 } });
+  });
+});
+
+describe('token state transitions (domain/states.ts)', () => {
+  it('moves each state as the table says; unlock resets failures; enable from disabled goes by the failures', () => {
+    const policy = P({ maxFailures: 3 });
+    const cases: Array<[TokenRecord['state'], number, TokenEvent, TokenRecord['state'] | null, number]> = [
+      // from       fails  event       to            fails after
+      ['active', 1, 'disable', 'disabled', 1],
+      ['active', 1, 'enable', 'active', 1],
+      ['active', 1, 'unlock', 'active', 0],
+      ['active', 3, 'lockout', 'locked', 3],
+      ['disabled', 1, 'enable', 'active', 1],
+      ['disabled', 3, 'enable', 'locked', 3],
+      ['disabled', 3, 'unlock', 'disabled', 0],
+      ['disabled', 1, 'disable', 'disabled', 1],
+      ['disabled', 1, 'lockout', null, 1],
+      ['locked', 3, 'unlock', 'active', 0],
+      ['locked', 3, 'enable', 'locked', 3],
+      ['locked', 3, 'disable', 'disabled', 3],
+      ['locked', 3, 'lockout', null, 3],
+    ];
+    for (const [from, fails, event, to, failsAfter] of cases) {
+      const t = tok({ state: from, failCount: fails, throttledUntilMs: 99 });
+      const next = transition(t, event, policy);
+      if (to === null) {
+        expect(next, `${from} --${event}-->`).toBeNull();
+        continue;
+      }
+      expect(next, `${from} --${event}-->`).toMatchObject({ state: to, failCount: failsAfter, throttledUntilMs: failsAfter === 0 ? 0 : 99 });
+    }
   });
 });

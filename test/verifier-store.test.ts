@@ -22,8 +22,8 @@ let uidN = 0;
 function token(serial: string, over: Partial<TokenRecord> = {}, seed = new Uint8Array(20).fill(1)): TokenRecord {
   const { kid, sealed } = ring.seal(serial, seed);
   return {
-    uid: `uid-${++uidN}-${serial}`, serial, user: null, label: null, type: 'hotp', algorithm: 'SHA1', digits: 6, periodSec: 30,
-    t0: 0n, ocraSuite: null, counter: 0n, lastStep: null, driftSteps: 0, failCount: 0, throttledUntilMs: 0, state: 'active',
+    uid: `uid-${++uidN}-${serial}`, serial, user: null, label: null, otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n },
+    counter: 0n, lastStep: null, driftSteps: 0, failCount: 0, throttledUntilMs: 0, state: 'active',
     pendingResync: null, pendingAtMs: 0, lastUsedAtMs: null, lookAhead: null, windowBack: null, windowForward: null,
     resyncWindow: null, seedKid: kid, seedSealed: sealed, version: 1, createdAtMs: 1000, updatedAtMs: 1000, ...over,
   };
@@ -81,7 +81,7 @@ for (const [name, make] of [['sqlite', async () => sqliteBackend()], ['postgres'
     });
 
     it('round-trips a token record exactly, and migrations are idempotent', async () => {
-      const t = token('RT-1', { type: 'totp', user: 'alice', label: 'fob', t0: -12345n, periodSec: 60, lastStep: (1n << 63n) + 5n, driftSteps: -2, counter: (1n << 64n) - 1n, lookAhead: 4, resyncWindow: 50 });
+      const t = token('RT-1', { otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 60, t0Sec: -12345n }, user: 'alice', label: 'fob', lastStep: (1n << 63n) + 5n, driftSteps: -2, counter: (1n << 64n) - 1n, lookAhead: 4, resyncWindow: 50 });
       expect(await store.registerTokens([t], sameSeed, () => [audit('register', 'RT-1')])).toEqual([{ serial: 'RT-1', status: 'created' }]);
       const got = await store.getToken('RT-1');
       expect({ ...got, seedSealed: Buffer.from(got!.seedSealed).toString('hex') }).toEqual({ ...t, seedSealed: Buffer.from(t.seedSealed).toString('hex') });
@@ -90,6 +90,19 @@ for (const [name, make] of [['sqlite', async () => sqliteBackend()], ['postgres'
       await again.close();
       expect(await store.getToken('nope')).toBeUndefined();
       expect((await store.findTokensByUser('alice', 10)).map((x) => x.serial)).toEqual(['RT-1']);
+    });
+
+    it('round-trips the OTP parameters of every type (hotp, ocra with and without a counter input)', async () => {
+      const ts = [
+        token('RT-H', { otp: { type: 'hotp', algorithm: 'SHA512', digits: 8, counter: 42n }, counter: 42n }),
+        token('RT-OC', { otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA256-8:C-QN08-PSHA1', counter: 7n }, counter: 7n }),
+        token('RT-OQ', { otp: { type: 'ocra', suite: 'OCRA-1:HOTP-SHA1-6:QN08' } }),
+      ];
+      await store.registerTokens(ts, sameSeed, () => []);
+      for (const t of ts) {
+        const got = await store.getToken(t.serial);
+        expect({ ...got, seedSealed: Buffer.from(got!.seedSealed).toString('hex') }).toEqual({ ...t, seedSealed: Buffer.from(t.seedSealed).toString('hex') });
+      }
     });
 
     it('re-registration: same secret is "exists", a different secret is CONFLICT and the whole batch writes nothing', async () => {

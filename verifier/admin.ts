@@ -3,7 +3,8 @@ import { generateApiKey } from './apikeys.ts';
 import { createChainChecker, type ChainCheck } from './domain/audit.ts';
 import { appendKey, readKeyFile } from './keyfile.ts';
 import { createKeyring } from './keyring.ts';
-import type { ApiRole, VerifierStore } from './store/types.ts';
+import type { ApiRole } from './domain/roles.ts';
+import type { VerifierStore } from './store/types.ts';
 
 export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number): Promise<{ key: string; id: string }> {
   const { key, record } = generateApiKey(role, label, nowMs);

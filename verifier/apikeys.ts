@@ -5,7 +5,8 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { timingSafeEqualString } from '../otp/compare.ts';
-import type { ApiKeyRecord, ApiRole } from './store/types.ts';
+import type { ApiRole } from './domain/roles.ts';
+import type { ApiKeyRecord } from './store/types.ts';
 
 const KEY_RE = /^tfv_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$/;
 

@@ -10,7 +10,7 @@ export type VerifierErrorCode =
   | 'FORBIDDEN' // key lacks the role: 403
   | 'NOT_FOUND' // no such token or route: 404
   | 'METHOD_NOT_ALLOWED' // 405
-  | 'CONFLICT' // serial registered with a different secret: 409
+  | 'CONFLICT' // serial registered with a different secret, or an action the token's state refuses: 409
   | 'PAYLOAD_TOO_LARGE' // body over the limit: 413
   | 'UNSUPPORTED_MEDIA_TYPE' // not application/json: 415
   | 'BUSY' // could not get the token row (contention): 503

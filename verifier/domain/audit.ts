@@ -51,6 +51,24 @@ export function chainEntry(prevSeq: number, prevHash: string, input: AuditInput)
   return { ...base, prevHash, hash: auditHash(prevHash, base) };
 }
 
+/**
+ * The one query shape of the audit log (the HTTP query, the service, both stores and the chain walk use it):
+ * entries matching every given field, in seq order, at most `limit`.
+ */
+export interface AuditFilter {
+  serial?: string;
+  action?: string;
+  result?: string;
+  actor?: string;
+  /** atMs >= sinceMs. */
+  sinceMs?: number;
+  /** atMs < untilMs. */
+  untilMs?: number;
+  /** seq > afterSeq (paging: pass the last seq of the previous page). */
+  afterSeq?: number;
+  limit: number;
+}
+
 export interface ChainCheck {
   ok: boolean;
   entries: number;

@@ -12,13 +12,15 @@
  * Auto-resync: a code beyond the window but within resyncWindow is remembered; the next code, if it is for
  *   the following counter/step and comes within pendingResyncTtlMs, is accepted (two consecutive codes).
  * RCP: an HOTP verification may name the client's counter (RFC 4226 App. E.4); only that counter is checked.
- * Lockout: consecutive failures lock the token at maxFailures (<= 100, NIST 800-63B 5.2.2); after
+ * Lockout: consecutive failures lock the token (the `lockout` event of states.ts) at maxFailures (<= 100, NIST 800-63B 5.2.2); after
  *   backoffFreeFailures each failure also throttles the token for an exponentially growing delay, during which
  *   verifications answer `locked` without checking the code (so the delay cannot be brute-forced).
  */
 import type { HotpEngine } from '../../otp/engine.ts';
+import type { TotpParams } from '../../otp/otp-params.ts';
 import { MAX_COUNTER } from '../../otp/params.ts';
 import type { Policy, ResyncResult, TokenDynamic, TokenRecord, VerifyResult } from './types.ts';
+import { STATE_RULES, transition } from './states.ts';
 import { dynamicOf } from './types.ts';
 
 export type WindowEngine = Pick<HotpEngine, 'value' | 'findInWindow'>;
@@ -33,21 +35,32 @@ export interface Decision<R extends string> {
 
 const CODE_RE = /^[0-9]{1,10}$/;
 
-/** The TOTP time step at `nowMs` for the token, or null before t0. */
-export function totpStepAt(t: Pick<TokenRecord, 'periodSec' | 't0'>, nowMs: number): bigint | null {
+/** The TOTP time step at `nowMs` (RFC 6238 Section 4.2: T = (now - T0) / X), or null before T0. */
+export function totpStepAt(p: Pick<TotpParams, 'periodSec' | 't0Sec'>, nowMs: number): bigint | null {
   const nowSec = BigInt(Math.floor(nowMs / 1000));
-  if (nowSec < t.t0) return null;
-  return (nowSec - t.t0) / BigInt(t.periodSec);
+  if (nowSec < p.t0Sec) return null;
+  return (nowSec - p.t0Sec) / BigInt(p.periodSec);
+}
+
+/** OCRA needs a challenge; the service refuses verify and resync for OCRA tokens before calling the rules. */
+function unsupported(): Decision<'invalid'> {
+  return { result: 'invalid', next: null, detail: { reason: 'unsupported-type' } };
 }
 
 function clampDrift(d: number, max: number): number {
   return d > max ? max : d < -max ? -max : d;
 }
 
-/** Precheck shared by verify and resync: disabled, locked, throttled. */
+/** Precheck shared by verify and resync: what the state answers without a check (states.ts), then back-off. */
 function gate(t: TokenRecord, nowMs: number): Decision<'locked' | 'disabled'> | null {
-  if (t.state === 'disabled') return { result: 'disabled', next: null, detail: {} };
-  if (t.state === 'locked') return { result: 'locked', next: null, detail: { reason: 'lockout', failCount: t.failCount } };
+  switch (STATE_RULES[t.state].verify) {
+    case 'disabled':
+      return { result: 'disabled', next: null, detail: {} };
+    case 'locked':
+      return { result: 'locked', next: null, detail: { reason: 'lockout', failCount: t.failCount } };
+    case 'check':
+      break;
+  }
   if (t.throttledUntilMs > nowMs) {
     return { result: 'locked', next: null, detail: { reason: 'backoff', retryAfterMs: t.throttledUntilMs - nowMs } };
   }
@@ -59,8 +72,9 @@ export function failed(t: TokenDynamic, policy: Policy, nowMs: number): TokenDyn
   const failCount = t.failCount + 1;
   const next: TokenDynamic = { ...dynamicOf(t), failCount };
   if (failCount >= policy.maxFailures) {
-    next.state = 'locked';
-  } else if (policy.backoffBaseMs > 0 && failCount > policy.backoffFreeFailures) {
+    return transition(next, 'lockout', policy) ?? next;
+  }
+  if (policy.backoffBaseMs > 0 && failCount > policy.backoffFreeFailures) {
     const exp = Math.min(failCount - policy.backoffFreeFailures - 1, 30);
     next.throttledUntilMs = nowMs + Math.min(policy.backoffBaseMs * 2 ** exp, policy.backoffMaxMs);
   }
@@ -116,13 +130,15 @@ export function decideVerify(
 ): Decision<VerifyResult> {
   const g = gate(t, nowMs);
   if (g) return g;
-  if (code.length !== t.digits || !CODE_RE.test(code)) {
+  const p = t.otp;
+  if (p.type === 'ocra') return unsupported();
+  if (code.length !== p.digits || !CODE_RE.test(code)) {
     return failure(t, policy, nowMs, 'invalid', { reason: 'length' });
   }
   const v = Number(code);
   const pendingLive = t.pendingResync !== null && nowMs - t.pendingAtMs <= policy.pendingResyncTtlMs;
 
-  if (t.type === 'hotp' && clientCounter !== null) {
+  if (p.type === 'hotp' && clientCounter !== null) {
     // RFC 4226 App. E.4 (RCP): accept only if C-client >= C-server, C-client - C-server <= s, and the code is
     // the HOTP of C-client; then C = C-client + 1.
     const c = t.counter;
@@ -132,7 +148,7 @@ export function decideVerify(
     return { result: 'ok', next: succeeded(t, nowMs, { counter: clientCounter + 1n }), detail: { matched: clientCounter.toString(), skipped: Number(clientCounter - c) } };
   }
 
-  if (t.type === 'hotp') {
+  if (p.type === 'hotp') {
     const c = t.counter;
     const n = span(c, c + BigInt(policy.lookAhead));
     const m = n > 0 ? engine.findInWindow(v, c, n) : -1n;
@@ -155,48 +171,45 @@ export function decideVerify(
     return failure(t, policy, nowMs, 'invalid', {});
   }
 
-  if (t.type === 'totp') {
-    const now = totpStepAt(t, nowMs);
-    if (now === null) return failure(t, policy, nowMs, 'invalid', { reason: 'before-t0' });
-    const expected = now + BigInt(clampDrift(t.driftSteps, policy.maxDriftSteps));
-    const lo = expected - BigInt(policy.windowBack);
-    const hi = expected + BigInt(policy.windowForward);
-    const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
-    const start = lo > floor ? lo : floor;
-    const n = span(start, hi);
-    const m = n > 0 ? engine.findInWindow(v, start, n) : -1n;
-    if (m >= 0n) {
-      const drift = Number(m - now);
+  // totp
+  const now = totpStepAt(p, nowMs);
+  if (now === null) return failure(t, policy, nowMs, 'invalid', { reason: 'before-t0' });
+  const expected = now + BigInt(clampDrift(t.driftSteps, policy.maxDriftSteps));
+  const lo = expected - BigInt(policy.windowBack);
+  const hi = expected + BigInt(policy.windowForward);
+  const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
+  const start = lo > floor ? lo : floor;
+  const n = span(start, hi);
+  const m = n > 0 ? engine.findInWindow(v, start, n) : -1n;
+  if (m >= 0n) {
+    const drift = Number(m - now);
+    return {
+      result: 'ok',
+      next: succeeded(t, nowMs, { lastStep: m, driftSteps: drift }),
+      detail: { matchedStep: m.toString(), driftSteps: drift },
+    };
+  }
+  if (t.lastStep !== null && lo <= t.lastStep) {
+    const rlo = lo < 0n ? 0n : lo;
+    const rhi = hi < t.lastStep ? hi : t.lastStep;
+    if (engine.findInWindow(v, rlo, span(rlo, rhi)) >= 0n) return failure(t, policy, nowMs, 'replayed', {});
+  }
+  const wlo = now - BigInt(policy.resyncWindow);
+  const wstart = wlo > floor ? wlo : floor;
+  const wn = span(wstart, now + BigInt(policy.resyncWindow));
+  const w = wn > 0 ? engine.findInWindow(v, wstart, wn) : -1n;
+  if (w >= 0n) {
+    if (pendingLive && w === t.pendingResync! + 1n) {
+      const drift = Number(w - now);
       return {
         result: 'ok',
-        next: succeeded(t, nowMs, { lastStep: m, driftSteps: drift }),
-        detail: { matchedStep: m.toString(), driftSteps: drift },
+        next: succeeded(t, nowMs, { lastStep: w, driftSteps: drift }),
+        detail: { matchedStep: w.toString(), driftSteps: drift, autoResync: true },
       };
     }
-    if (t.lastStep !== null && lo <= t.lastStep) {
-      const rlo = lo < 0n ? 0n : lo;
-      const rhi = hi < t.lastStep ? hi : t.lastStep;
-      if (engine.findInWindow(v, rlo, span(rlo, rhi)) >= 0n) return failure(t, policy, nowMs, 'replayed', {});
-    }
-    const wlo = now - BigInt(policy.resyncWindow);
-    const wstart = wlo > floor ? wlo : floor;
-    const wn = span(wstart, now + BigInt(policy.resyncWindow));
-    const w = wn > 0 ? engine.findInWindow(v, wstart, wn) : -1n;
-    if (w >= 0n) {
-      if (pendingLive && w === t.pendingResync! + 1n) {
-        const drift = Number(w - now);
-        return {
-          result: 'ok',
-          next: succeeded(t, nowMs, { lastStep: w, driftSteps: drift }),
-          detail: { matchedStep: w.toString(), driftSteps: drift, autoResync: true },
-        };
-      }
-      return failure(t, policy, nowMs, 'invalid', { autoResync: 'pending' }, w);
-    }
-    return failure(t, policy, nowMs, 'invalid', {});
+    return failure(t, policy, nowMs, 'invalid', { autoResync: 'pending' }, w);
   }
-  // OCRA needs a challenge; the HTTP layer refuses verify for OCRA tokens before calling this.
-  return { result: 'invalid', next: null, detail: { reason: 'unsupported-type' } };
+  return failure(t, policy, nowMs, 'invalid', {});
 }
 
 /** First m in [start, start + n) with code1 at m and code2 at m + 1, or -1n. */
@@ -227,35 +240,35 @@ export function decideResync(
 ): Decision<ResyncResult> {
   const g = gate(t, nowMs);
   if (g) return g;
+  const p = t.otp;
+  if (p.type === 'ocra') return unsupported();
   const fail = (detail: Decision<string>['detail']): Decision<ResyncResult> => {
     const next = failed(t, policy, nowMs);
     return { result: 'invalid', next, detail: { ...detail, failCount: next.failCount, locked: next.state === 'locked' } };
   };
-  if (code1.length !== t.digits || code2.length !== t.digits || !CODE_RE.test(code1) || !CODE_RE.test(code2)) {
+  if (code1.length !== p.digits || code2.length !== p.digits || !CODE_RE.test(code1) || !CODE_RE.test(code2)) {
     return fail({ reason: 'length' });
   }
   const v1 = Number(code1);
   const v2 = Number(code2);
-  if (t.type === 'hotp') {
+  if (p.type === 'hotp') {
     const c = t.counter;
     const m = findPair(engine, v1, v2, c, span(c, c + BigInt(policy.resyncWindow) - 1n));
     if (m < 0n) return fail({});
     return { result: 'resynchronized', next: succeeded(t, nowMs, { counter: m + 2n }), detail: { matched: (m + 1n).toString(), skipped: Number(m - c) } };
   }
-  if (t.type === 'totp') {
-    const now = totpStepAt(t, nowMs);
-    if (now === null) return fail({ reason: 'before-t0' });
-    const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
-    const lo = now - BigInt(policy.resyncWindow);
-    const start = lo > floor ? lo : floor;
-    const m = findPair(engine, v1, v2, start, span(start, now + BigInt(policy.resyncWindow) - 1n));
-    if (m < 0n) return fail({});
-    const drift = Number(m + 1n - now);
-    return {
-      result: 'resynchronized',
-      next: succeeded(t, nowMs, { lastStep: m + 1n, driftSteps: drift }),
-      detail: { matchedStep: (m + 1n).toString(), driftSteps: drift },
-    };
-  }
-  return { result: 'invalid', next: null, detail: { reason: 'unsupported-type' } };
+  // totp
+  const now = totpStepAt(p, nowMs);
+  if (now === null) return fail({ reason: 'before-t0' });
+  const floor = t.lastStep === null ? 0n : t.lastStep + 1n;
+  const lo = now - BigInt(policy.resyncWindow);
+  const start = lo > floor ? lo : floor;
+  const m = findPair(engine, v1, v2, start, span(start, now + BigInt(policy.resyncWindow) - 1n));
+  if (m < 0n) return fail({});
+  const drift = Number(m + 1n - now);
+  return {
+    result: 'resynchronized',
+    next: succeeded(t, nowMs, { lastStep: m + 1n, driftSteps: drift }),
+    detail: { matchedStep: (m + 1n).toString(), driftSteps: drift },
+  };
 }

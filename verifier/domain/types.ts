@@ -4,13 +4,8 @@
  *
  * Counters and time steps are bigint (RFC 4226 Section 5.2: 8-byte counter; RFC 6238 Section 4.2: T past 2038).
  */
-import type { HashAlgorithm } from '../../otp/params.ts';
-
-export const TOKEN_TYPES = ['hotp', 'totp', 'ocra'] as const;
-export type TokenType = (typeof TOKEN_TYPES)[number];
-
-export const TOKEN_STATES = ['active', 'disabled', 'locked'] as const;
-export type TokenStateName = (typeof TOKEN_STATES)[number];
+import type { OtpParams } from '../../otp/otp-params.ts';
+import type { TokenStateName } from './states.ts';
 
 export const VERIFY_RESULTS = ['ok', 'invalid', 'replayed', 'locked', 'disabled'] as const;
 export type VerifyResult = (typeof VERIFY_RESULTS)[number];
@@ -30,6 +25,7 @@ export interface TokenDynamic {
   failCount: number;
   /** Back-off: verifications before this instant (ms since the epoch) answer `locked` without a check. */
   throttledUntilMs: number;
+  /** Moved only by the transition table (states.ts). */
   state: TokenStateName;
   /** Auto-resync: counter/step of a code found in the wide window, waiting for its successor. */
   pendingResync: bigint | null;
@@ -51,12 +47,12 @@ export interface TokenRecord extends TokenDynamic, TokenPolicyOverrides {
   serial: string;
   user: string | null;
   label: string | null;
-  type: TokenType;
-  algorithm: HashAlgorithm;
-  digits: number;
-  periodSec: number;
-  t0: bigint;
-  ocraSuite: string | null;
+  /**
+   * The static OTP parameters (otp/otp-params.ts). The live counter is `counter`, never `otp.counter`: at
+   * registration `otp.counter` is the counter the token started from; read back from a store (which keeps only
+   * the live counter) it is the live counter as of that read.
+   */
+  otp: OtpParams;
   /** Id of the master key that sealed the seed. */
   seedKid: string;
   /** AES-256-GCM sealed seed: iv(12) | ciphertext | tag(16). Never leaves the server. */
@@ -115,6 +111,12 @@ export function effectivePolicy(policy: Policy, t: TokenPolicyOverrides): Policy
   };
 }
 
+/** The record after writing `next` (only its dynamic fields) as the next version at `nowMs`. */
+export function withDynamic(t: TokenRecord, next: TokenDynamic, nowMs: number): TokenRecord {
+  return { ...t, ...dynamicOf(next), version: t.version + 1, updatedAtMs: nowMs };
+}
+
+/** The dynamic part of a token, as a new object. */
 export function dynamicOf(t: TokenDynamic): TokenDynamic {
   return {
     counter: t.counter,

@@ -10,27 +10,16 @@
  * Every error is JSON {"error": {"code", "message", "field"?}} with the status from STATUS below; requests
  * that fail validation write nothing.
  */
-import { parseApiKey, keyMatches } from '../apikeys.ts';
-import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parseRegister, parseResync, parseVerify, SERIAL_RE } from '../domain/validate.ts';
+import type { AdminEvent } from '../domain/states.ts';
 import { VerifierError, type VerifierErrorCode } from '../errors.ts';
 import type { Metrics } from '../metrics.ts';
 import { tokenMetadata, type Clock, type VerifierService } from '../service.ts';
-import type { ApiKeyRecord, ApiRole, VerifierStore } from '../store/types.ts';
+import type { VerifierStore } from '../store/types.ts';
+import { authenticate, createKeyAuth, type KeyAuth } from './auth.ts';
+import { parseAuditQuery, parseBatch, parseEmpty, parseJsonBody, parsePathSerial, parseRegister, parseResync, parseVerify } from './parse.ts';
+import { headerValue, type HttpRequest, type HttpResponse } from './types.ts';
 
-export interface HttpRequest {
-  method: string;
-  /** Path without the query string, still percent-encoded. */
-  path: string;
-  query: URLSearchParams;
-  headers: Readonly<Record<string, string | string[] | undefined>>;
-  body: string;
-}
-
-export interface HttpResponse {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-}
+export type { HttpRequest, HttpResponse } from './types.ts';
 
 export type Logger = (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
 
@@ -85,189 +74,180 @@ export interface HandlerOptions {
   clock: Clock;
   openapi: string;
   log: Logger;
-  /** Seconds an API key lookup is cached (revocations take effect after this). */
+  /** Milliseconds an API key lookup is cached (revocations take effect after this; http/auth.ts). */
   keyCacheMs?: number;
 }
 
-const header = (h: HttpRequest['headers'], name: string): string | undefined => {
-  const v = h[name];
-  return Array.isArray(v) ? v[0] : v;
-};
+/** What every route reads: the service and the parts of the server it reports on, and the key cache. */
+interface HandlerState {
+  readonly service: VerifierService;
+  readonly store: VerifierStore;
+  readonly metrics: Metrics;
+  readonly clock: Clock;
+  readonly openapi: string;
+  readonly log: Logger;
+  readonly keys: KeyAuth;
+}
+
+/** A route's answer and its template (the metrics label). */
+interface Routed {
+  route: string;
+  res: HttpResponse;
+}
 
 export function createHandler(o: HandlerOptions): (req: HttpRequest) => Promise<HttpResponse> {
-  const { service, store, metrics, clock } = o;
-  const keyCache = new Map<string, { rec: ApiKeyRecord | undefined; at: number }>();
-  const keyCacheMs = o.keyCacheMs ?? 5000;
-  const verified = new Map<string, { rec: ApiKeyRecord; at: number }>();
+  const s: HandlerState = {
+    service: o.service,
+    store: o.store,
+    metrics: o.metrics,
+    clock: o.clock,
+    openapi: o.openapi,
+    log: o.log,
+    keys: createKeyAuth(o.store, o.clock, o.keyCacheMs),
+  };
+  return (req) => handle(s, req);
+}
 
-  async function authenticate(req: HttpRequest, need: ApiRole): Promise<string> {
-    const auth = header(req.headers, 'authorization');
-    let key = header(req.headers, 'x-api-key');
-    if (auth !== undefined) {
-      const m = /^Bearer\s+(\S+)$/i.exec(auth);
-      if (!m) throw new VerifierError('UNAUTHENTICATED', 'Authorization header must be "Bearer <api key>"');
-      key = m[1]!;
+/** One request: route it, turn errors into their JSON answer (logging server faults), count it. */
+async function handle(s: HandlerState, req: HttpRequest): Promise<HttpResponse> {
+  const start = process.hrtime.bigint();
+  let routeName = routeOf(req.path);
+  let res: HttpResponse;
+  try {
+    const out = await route(s, req);
+    routeName = out.route;
+    res = out.res;
+  } catch (e) {
+    if (e instanceof VerifierError) {
+      res = errorResponse(e.code, e.message, e.field);
+      if (STATUS[e.code] >= 500) s.log('error', e.message, { code: e.code, method: req.method, path: req.path.slice(0, 200) });
+    } else {
+      s.log('error', 'unexpected error', { error: e instanceof Error ? e.message : String(e), method: req.method, path: req.path.slice(0, 200) });
+      res = errorResponse('INTERNAL', 'internal error; see the server log');
     }
-    if (key === undefined) throw new VerifierError('UNAUTHENTICATED', 'an API key is required: send "Authorization: Bearer <key>" (create one with `tokenforge verifier keys create`)');
-    const now = clock.nowMs();
-    // Keys that verified recently are remembered for keyCacheMs (no hash or lookup per request); revocation and
-    // unknown keys are re-checked against the store after that.
-    const hit = verified.get(key);
-    let rec: ApiKeyRecord | undefined;
-    if (hit && now - hit.at <= keyCacheMs) rec = hit.rec;
-    else {
-      const parsed = parseApiKey(key);
-      if (!parsed) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
-      let entry = keyCache.get(parsed.id);
-      if (!entry || now - entry.at > keyCacheMs) {
-        entry = { rec: await store.getApiKey(parsed.id), at: now };
-        keyCache.set(parsed.id, entry);
-        if (keyCache.size > 10_000) keyCache.delete(keyCache.keys().next().value as string);
-      }
-      if (!entry.rec || !keyMatches(entry.rec, parsed.secret)) throw new VerifierError('UNAUTHENTICATED', 'API key is malformed or unknown');
-      rec = entry.rec;
-      verified.set(key, { rec, at: now });
-      if (verified.size > 1000) verified.delete(verified.keys().next().value as string);
-    }
-    const entry = { rec };
-    if (need === 'admin' && entry.rec.role !== 'admin') throw new VerifierError('FORBIDDEN', `this route needs an admin key; key ${entry.rec.id} has role ${entry.rec.role}`);
-    return `key:${entry.rec.id}`;
   }
+  s.metrics.inc('tokenforge_http_requests_total', { route: routeName, status: String(res.status) }, 'HTTP requests by route and status.');
+  s.metrics.observeRequest(routeName, Number(process.hrtime.bigint() - start) / 1e9);
+  return res;
+}
 
-  const requireJson = (req: HttpRequest): void => {
-    const ct = header(req.headers, 'content-type');
-    if (ct === undefined || !/^application\/json\s*(;|$)/i.test(ct)) {
-      throw new VerifierError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with "Content-Type: application/json"');
-    }
-  };
-
-  const serialFrom = (raw: string): string => {
-    let s: string;
-    try {
-      s = decodeURIComponent(raw);
-    } catch {
-      throw new VerifierError('INVALID_REQUEST', 'serial in the path is not valid percent-encoding', { field: 'serial' });
-    }
-    if (!SERIAL_RE.test(s)) throw new VerifierError('INVALID_REQUEST', 'serial in the path is not a valid serial', { field: 'serial' });
-    return s;
-  };
-
-  const methodNotAllowed = (allowed: string): never => {
-    throw new VerifierError('METHOD_NOT_ALLOWED', `method not allowed here; use ${allowed}`);
-  };
-
-  async function route(req: HttpRequest): Promise<{ route: string; res: HttpResponse }> {
-    const { method, path } = req;
-    if (path === '/healthz') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      try {
-        await store.ping();
-      } catch {
-        return { route: path, res: json(503, { status: 'unavailable', store: store.kind }) };
-      }
-      const now = clock.nowMs();
-      return { route: path, res: json(200, { status: 'ok', store: store.kind, time: new Date(now).toISOString(), timeMs: now }) };
-    }
-    if (path === '/metrics') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      return { route: path, res: { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: metrics.render() } };
-    }
-    if (path === '/openapi.json') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      return { route: path, res: { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: o.openapi } };
-    }
-    if (path === '/v1/verify') {
-      if (method !== 'POST') methodNotAllowed('POST');
-      const actor = await authenticate(req, 'verify');
-      requireJson(req);
-      const v = parseVerify(parseJsonBody(req.body));
-      const out = await service.verify(v, actor);
-      return { route: path, res: json(200, { result: out.result, serial: out.serial, ...out.detail }) };
-    }
-    if (path === '/v1/tokens' || path === '/v1/tokens:batch') {
-      if (method !== 'POST') methodNotAllowed('POST');
-      const actor = await authenticate(req, 'admin');
-      requireJson(req);
-      const body = parseJsonBody(req.body);
-      if (path === '/v1/tokens') {
-        const r = parseRegister(body);
-        const { outcomes, tokens } = await service.register([r], actor);
-        const created = outcomes[0]!.status === 'created';
-        const meta = created ? tokenMetadata(tokens[0]!, clock.nowMs()) : await service.getToken(r.serial);
-        return { route: path, res: json(created ? 201 : 200, { status: outcomes[0]!.status, token: meta }) };
-      }
-      const list = parseBatch(body);
-      const { outcomes } = await service.register(list, actor);
-      const created = outcomes.filter((x) => x.status === 'created').length;
-      return { route: path, res: json(200, { created, existing: outcomes.length - created, results: outcomes }) };
-    }
-    if (path === '/v1/audit') {
-      if (method !== 'GET') methodNotAllowed('GET');
-      const actor = await authenticate(req, 'admin');
-      void actor;
-      const q = parseAuditQuery(req.query);
-      const entries = await service.auditLog(q);
-      const last = entries[entries.length - 1];
-      return {
-        route: path,
-        res: json(200, {
-          entries: entries.map((e) => ({ ...e, at: new Date(e.atMs).toISOString(), detail: JSON.parse(e.detail) as unknown })),
-          next: entries.length === q.limit && last ? String(last.seq) : null,
-        }),
-      };
-    }
-    const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock))?$/.exec(path);
-    if (m) {
-      const serial = serialFrom(m[1]!);
-      const action = m[2];
-      const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
-      if (action === 'resync') {
-        if (method !== 'POST') methodNotAllowed('POST');
-        const actor = await authenticate(req, 'verify');
-        requireJson(req);
-        const b = parseResync(parseJsonBody(req.body));
-        const out = await service.resync(serial, b.code1, b.code2, actor);
-        return { route: r, res: json(200, { result: out.result, serial, ...out.detail }) };
-      }
-      if (action === 'enable' || action === 'disable' || action === 'unlock') {
-        if (method !== 'POST') methodNotAllowed('POST');
-        const actor = await authenticate(req, 'admin');
-        parseEmpty(req.body);
-        return { route: r, res: json(200, { token: await service.setState(serial, action, actor) }) };
-      }
-      if (method === 'GET') {
-        await authenticate(req, 'admin');
-        return { route: r, res: json(200, { token: await service.getToken(serial) }) };
-      }
-      if (method === 'DELETE') {
-        const actor = await authenticate(req, 'admin');
-        await service.remove(serial, actor);
-        return { route: r, res: { status: 204, headers: {}, body: '' } };
-      }
-      return methodNotAllowed('GET, DELETE');
-    }
-    throw new VerifierError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see /openapi.json`);
+function route(s: HandlerState, req: HttpRequest): Promise<Routed> | Routed {
+  const { method, path } = req;
+  switch (path) {
+    case '/healthz':
+      return healthz(s, req);
+    case '/metrics':
+      allow(req, 'GET');
+      return { route: path, res: { status: 200, headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }, body: s.metrics.render() } };
+    case '/openapi.json':
+      allow(req, 'GET');
+      return { route: path, res: { status: 200, headers: { 'content-type': 'application/json; charset=utf-8' }, body: s.openapi } };
+    case '/v1/verify':
+      return verify(s, req);
+    case '/v1/tokens':
+      return registerOne(s, req);
+    case '/v1/tokens:batch':
+      return registerBatch(s, req);
+    case '/v1/audit':
+      return audit(s, req);
   }
+  const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock))?$/.exec(path);
+  if (m) return token(s, req, parsePathSerial(m[1]!), m[2] as 'resync' | AdminEvent | undefined);
+  throw new VerifierError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see /openapi.json`);
+}
 
-  return async (req) => {
-    const start = process.hrtime.bigint();
-    let routeName = routeOf(req.path);
-    let res: HttpResponse;
-    try {
-      const out = await route(req);
-      routeName = out.route;
-      res = out.res;
-    } catch (e) {
-      if (e instanceof VerifierError) {
-        res = errorResponse(e.code, e.message, e.field);
-        if (STATUS[e.code] >= 500) o.log('error', e.message, { code: e.code, method: req.method, path: req.path.slice(0, 200) });
-      } else {
-        o.log('error', 'unexpected error', { error: e instanceof Error ? e.message : String(e), method: req.method, path: req.path.slice(0, 200) });
-        res = errorResponse('INTERNAL', 'internal error; see the server log');
-      }
-    }
-    metrics.inc('tokenforge_http_requests_total', { route: routeName, status: String(res.status) }, 'HTTP requests by route and status.');
-    metrics.observeRequest(routeName, Number(process.hrtime.bigint() - start) / 1e9);
-    return res;
+function allow(req: HttpRequest, method: string): void {
+  if (req.method !== method) throw new VerifierError('METHOD_NOT_ALLOWED', `method not allowed here; use ${method}`);
+}
+
+function requireJson(req: HttpRequest): void {
+  const ct = headerValue(req.headers, 'content-type');
+  if (ct === undefined || !/^application\/json\s*(;|$)/i.test(ct)) {
+    throw new VerifierError('UNSUPPORTED_MEDIA_TYPE', 'send the body as JSON with "Content-Type: application/json"');
+  }
+}
+
+async function healthz(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'GET');
+  try {
+    await s.store.ping();
+  } catch {
+    return { route: req.path, res: json(503, { status: 'unavailable', store: s.store.kind }) };
+  }
+  const now = s.clock.nowMs();
+  return { route: req.path, res: json(200, { status: 'ok', store: s.store.kind, time: new Date(now).toISOString(), timeMs: now }) };
+}
+
+async function verify(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'verify');
+  requireJson(req);
+  const v = parseVerify(parseJsonBody(req.body));
+  const out = await s.service.verify(v, actor);
+  return { route: req.path, res: json(200, { result: out.result, serial: out.serial, ...out.detail }) };
+}
+
+async function registerOne(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'admin');
+  requireJson(req);
+  const r = parseRegister(parseJsonBody(req.body));
+  const { outcomes, tokens } = await s.service.register([r], actor);
+  const created = outcomes[0]!.status === 'created';
+  const meta = created ? tokenMetadata(tokens[0]!, s.clock.nowMs()) : await s.service.getToken(r.serial);
+  return { route: req.path, res: json(created ? 201 : 200, { status: outcomes[0]!.status, token: meta }) };
+}
+
+async function registerBatch(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'admin');
+  requireJson(req);
+  const list = parseBatch(parseJsonBody(req.body));
+  const { outcomes } = await s.service.register(list, actor);
+  const created = outcomes.filter((x) => x.status === 'created').length;
+  return { route: req.path, res: json(200, { created, existing: outcomes.length - created, results: outcomes }) };
+}
+
+async function audit(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'GET');
+  await authenticate(s.keys, req, 'admin');
+  const q = parseAuditQuery(req.query);
+  const entries = await s.service.auditLog(q);
+  const last = entries[entries.length - 1];
+  return {
+    route: req.path,
+    res: json(200, {
+      entries: entries.map((e) => ({ ...e, at: new Date(e.atMs).toISOString(), detail: JSON.parse(e.detail) as unknown })),
+      next: entries.length === q.limit && last ? String(last.seq) : null,
+    }),
   };
+}
+
+/** /v1/tokens/{serial} and its actions. */
+async function token(s: HandlerState, req: HttpRequest, serial: string, action: 'resync' | AdminEvent | undefined): Promise<Routed> {
+  const r = `/v1/tokens/{serial}${action ? `/${action}` : ''}`;
+  if (action === 'resync') {
+    allow(req, 'POST');
+    const actor = await authenticate(s.keys, req, 'verify');
+    requireJson(req);
+    const b = parseResync(parseJsonBody(req.body));
+    const out = await s.service.resync(serial, b.code1, b.code2, actor);
+    return { route: r, res: json(200, { result: out.result, serial, ...out.detail }) };
+  }
+  if (action !== undefined) {
+    allow(req, 'POST');
+    const actor = await authenticate(s.keys, req, 'admin');
+    parseEmpty(req.body);
+    return { route: r, res: json(200, { token: await s.service.setState(serial, action, actor) }) };
+  }
+  if (req.method === 'GET') {
+    await authenticate(s.keys, req, 'admin');
+    return { route: r, res: json(200, { token: await s.service.getToken(serial) }) };
+  }
+  if (req.method === 'DELETE') {
+    const actor = await authenticate(s.keys, req, 'admin');
+    await s.service.remove(serial, actor);
+    return { route: r, res: { status: 204, headers: {}, body: '' } };
+  }
+  throw new VerifierError('METHOD_NOT_ALLOWED', 'method not allowed here; use GET, DELETE');
 }

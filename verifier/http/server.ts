@@ -5,7 +5,8 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { bodyLimitFor, errorResponse, type HttpRequest, type HttpResponse } from './handler.ts';
+import { bodyLimitFor, errorResponse } from './handler.ts';
+import type { HttpRequest, HttpResponse } from './types.ts';
 
 export interface ServerOptions {
   host: string;

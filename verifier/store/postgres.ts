@@ -12,12 +12,12 @@
  * together do not race.
  */
 import pg from 'pg';
-import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
-import type { TokenRecord } from '../domain/types.ts';
+import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
+import { withDynamic, type TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
-import type { AuditFilter, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+import { apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, type DynamicColumn, type Row } from './rows.ts';
+import type { ApiKeyRecord, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface PostgresOptions {
   schema?: string;
@@ -28,6 +28,47 @@ const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
 const MIGRATION_LOCK = 0x7466_7631; // "tfv1"
 
 type Client = pg.PoolClient;
+
+/** PostgreSQL array type of each dynamic column's values (dynamicValues), for the unnest of a group's UPDATE. */
+const DYNAMIC_PG_TYPES: { readonly [C in DynamicColumn]: string } = {
+  counter: 'text',
+  last_step: 'text',
+  drift_steps: 'int',
+  fail_count: 'int',
+  throttled_until_ms: 'bigint',
+  state: 'text',
+  pending_resync: 'text',
+  pending_at_ms: 'bigint',
+  last_used_at_ms: 'bigint',
+};
+
+/**
+ * One UPDATE for every changed row of a group: $1 serials, then one array per dynamic column, then the new
+ * versions, the versions read (the compare-and-set) and the update times.
+ */
+const UPDATE_DYNAMIC_SQL = (() => {
+  const n = DYNAMIC_COLUMNS.length;
+  const arrays = ['$1::text[]', ...DYNAMIC_COLUMNS.map((c, i) => `$${i + 2}::${DYNAMIC_PG_TYPES[c]}[]`), `$${n + 2}::bigint[]`, `$${n + 3}::bigint[]`, `$${n + 4}::bigint[]`];
+  return `UPDATE tokens AS t SET ${DYNAMIC_COLUMNS.map((c) => `${c} = v.${c}`).join(', ')}, version = v.version, updated_at_ms = v.updated_at_ms
+   FROM unnest(${arrays.join(', ')}) AS v(serial, ${DYNAMIC_COLUMNS.join(', ')}, version, old_version, updated_at_ms)
+   WHERE t.serial = v.serial AND t.version = v.old_version`;
+})();
+
+const INSERT_TOKEN_SQL = `INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
+
+type Decide = (t: TokenRecord | undefined) => UpdateOutcome<unknown>;
+type Pending = { serial: string; decide: Decide; resolve(v: unknown): void; reject(e: unknown): void };
+
+/** Updates queued while a group is in flight form the next group, at most this many. */
+const MAX_GROUP = 256;
+
+/** The open store: the pool and the group-commit queue. */
+interface PgState {
+  readonly pool: pg.Pool;
+  readonly queue: Pending[];
+  /** A flush loop is draining the queue. */
+  running: boolean;
+}
 
 export async function openPostgresStore(url: string, options: PostgresOptions = {}): Promise<VerifierStore> {
   const u = new URL(url);
@@ -44,258 +85,262 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
   pool.on('error', () => {
     /* an idle client died (server restart); the pool replaces it on the next query */
   });
-  const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (e) {
-      if (e instanceof VerifierError) throw e;
-      const code = (e as { code?: string }).code;
-      if (code === '40001' || code === '40P01' || code === '55P03') throw new VerifierError('BUSY', `${what}: contention; retry`, { cause: e });
-      throw new VerifierError('STORE', `${what}: ${(e as Error).message}`, { cause: e });
-    }
+  await guard('migrate', () => migrate(pool, schema));
+  const s: PgState = { pool, queue: [], running: false };
+  return {
+    kind: 'postgres',
+    getToken: (serial) => guard('read token', () => readToken(pool, serial, false)),
+    findTokensByUser: (user, limit) => guard('read tokens', () => findTokensByUser(pool, user, limit)),
+    registerTokens: (tokens, sameSecret, audit) => tx(s, 'register', (c) => register(c, tokens, sameSecret, audit)),
+    updateToken: <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>) => enqueue<R>(s, serial, decide),
+    deleteToken: (serial, audit) => tx(s, 'delete token', (c) => deleteToken(c, serial, audit)),
+    appendAudit: (input) => tx(s, 'audit', (c) => append(c, input)),
+    listAudit: (f) => guard('read audit', () => listAudit(pool, f)),
+    auditHead: () => guard('read audit head', () => auditHead(pool)),
+    createApiKey: async (rec, audit) => {
+      await tx(s, 'create API key', (c) => createApiKey(c, rec, audit));
+    },
+    getApiKey: (id) => guard('read API key', () => getApiKey(pool, id)),
+    resealAll: (reseal, audit) => tx(s, 're-seal seeds', (c) => resealAll(c, reseal, audit)),
+    countTokens: () => guard('count tokens', async () => Number((await pool.query('SELECT COUNT(*) AS n FROM tokens')).rows[0]['n'])),
+    ping: async () => {
+      await guard('ping', () => pool.query('SELECT 1'));
+    },
+    close: () => pool.end(),
   };
-  const tx = async <T>(what: string, fn: (c: Client) => Promise<T>): Promise<T> =>
-    wrap(what, async () => {
-      const c = await pool.connect();
-      try {
-        await c.query('BEGIN');
-        const out = await fn(c);
-        await c.query('COMMIT');
-        return out;
-      } catch (e) {
-        await c.query('ROLLBACK').catch(() => undefined);
-        throw e;
-      } finally {
-        c.release();
-      }
-    });
+}
 
-  await wrap('migrate', async () => {
-    const c = await pool.connect();
+/** Runs `fn`, turning errors into the caller's: VerifierErrors as they are, contention as BUSY, else STORE. */
+async function guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof VerifierError) throw e;
+    const code = (e as { code?: string }).code;
+    if (code === '40001' || code === '40P01' || code === '55P03') throw new VerifierError('BUSY', `${what}: contention; retry`, { cause: e });
+    throw new VerifierError('STORE', `${what}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** `fn` in one transaction on a pooled client (ROLLBACK on any error). */
+function tx<T>(s: PgState, what: string, fn: (c: Client) => Promise<T>): Promise<T> {
+  return guard(what, async () => {
+    const c = await s.pool.connect();
     try {
       await c.query('BEGIN');
-      await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
-      if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
-      await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)`);
-      const done = new Set((await c.query('SELECT id FROM schema_migrations')).rows.map((r: Row) => Number(r['id'])));
-      for (const m of MIGRATIONS) {
-        if (done.has(m.id)) continue;
-        for (const sql of m.postgres) await c.query(sql);
-        await c.query('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES ($1, $2, $3)', [m.id, m.name, Date.now()]);
-      }
+      const out = await fn(c);
       await c.query('COMMIT');
+      return out;
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
-      await pool.end();
       throw e;
     } finally {
       c.release();
     }
   });
+}
 
-  const append = async (c: Client, input: AuditInput): Promise<AuditEntry> => {
-    const h = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0] as Row;
-    const e = chainEntry(Number(h['seq']), String(h['hash']), input);
-    await c.query(
-      `WITH a AS (INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash)
-                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
-       UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1`,
-      [e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash],
-    );
-    return e;
-  };
-  /** Appends several entries with one head lock and one INSERT (the chain is computed here, in order). */
-  const appendMany = async (c: Client, inputs: readonly AuditInput[]): Promise<void> => {
-    const h = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0] as Row;
-    let seq = Number(h['seq']);
-    let hash = String(h['hash']);
-    const es: AuditEntry[] = [];
-    for (const input of inputs) {
-      const e = chainEntry(seq, hash, input);
-      es.push(e);
-      seq = e.seq;
-      hash = e.hash;
+/** Applies the missing migrations under an advisory lock; on failure the pool is closed. */
+async function migrate(pool: pg.Pool, schema: string | undefined): Promise<void> {
+  const c = await pool.connect();
+  try {
+    await c.query('BEGIN');
+    await c.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK]);
+    if (schema) await c.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
+    await c.query(`CREATE TABLE IF NOT EXISTS schema_migrations (id INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at_ms BIGINT NOT NULL)`);
+    const done = new Set((await c.query('SELECT id FROM schema_migrations')).rows.map((r: Row) => Number(r['id'])));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.id)) continue;
+      for (const sql of m.postgres) await c.query(sql);
+      await c.query('INSERT INTO schema_migrations (id, name, applied_at_ms) VALUES ($1, $2, $3)', [m.id, m.name, Date.now()]);
     }
-    const col = <T>(f: (e: AuditEntry) => T): T[] => es.map(f);
-    await c.query(
-      `WITH a AS (INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash)
-                  SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))
-       UPDATE audit_head SET seq = $10, hash = $11 WHERE id = 1`,
-      [col((e) => e.seq), col((e) => e.atMs), col((e) => e.actor), col((e) => e.action), col((e) => e.serial), col((e) => e.result), col((e) => e.detail), col((e) => e.prevHash), col((e) => e.hash), seq, hash],
-    );
-  };
-  const insertSql = `INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
-  const get = async (c: Client | pg.Pool, serial: string, lock: boolean): Promise<TokenRecord | undefined> => {
-    const r = await c.query(`SELECT * FROM tokens WHERE serial = $1${lock ? ' FOR UPDATE' : ''}`, [serial]);
-    return r.rows[0] ? tokenFromRow(r.rows[0] as Row) : undefined;
-  };
+    await c.query('COMMIT');
+  } catch (e) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    await pool.end();
+    throw e;
+  } finally {
+    c.release();
+  }
+}
 
-  // Group commit. Updates queued while a group is in flight form the next group (at most MAX_GROUP), run in ONE
-  // transaction: lock all their rows (sorted by serial, so instances lock in the same order and cannot deadlock),
-  // apply the pure decisions in arrival order in memory (an update sees the previous ones of its group), write
-  // every changed row with a compare-and-set on version (a miss aborts the whole group), append the audit
-  // entries under the head lock, COMMIT. Callers are answered only after the COMMIT. Round trips and fsyncs are
-  // per group, not per verification.
-  type Pending = { serial: string; decide: (t: TokenRecord | undefined) => UpdateOutcome<unknown>; resolve(v: unknown): void; reject(e: unknown): void };
-  const queue: Pending[] = [];
-  let running = false;
-  const MAX_GROUP = 256;
-  const flush = async (): Promise<void> => {
-    running = true;
-    while (queue.length > 0) {
-      const group = queue.splice(0, MAX_GROUP);
-      const results: Array<{ ok: boolean; v: unknown }> = [];
-      try {
-        await tx('update token', async (c) => {
-          results.length = 0;
-          const serials = [...new Set(group.map((p) => p.serial))].sort();
-          const rows = (await c.query('SELECT * FROM tokens WHERE serial = ANY($1::text[]) ORDER BY serial FOR UPDATE', [serials])).rows as Row[];
-          const state = new Map<string, TokenRecord>();
-          for (const r of rows) {
-            const t = tokenFromRow(r);
-            state.set(t.serial, t);
-          }
-          const oldVersion = new Map([...state].map(([k, t]) => [k, t.version]));
-          const audits: AuditInput[] = [];
-          const now = Date.now();
-          for (const p of group) {
-            const t = state.get(p.serial);
-            try {
-              const out = p.decide(t);
-              if (out.next && t) state.set(p.serial, { ...t, ...out.next, version: t.version + 1, updatedAtMs: now });
-              if (out.audit) audits.push(out.audit);
-              results.push({ ok: true, v: out.value });
-            } catch (e) {
-              results.push({ ok: false, v: e });
-            }
-          }
-          const dirty = [...state.values()].filter((t) => t.version !== oldVersion.get(t.serial));
-          if (dirty.length > 0) {
-            const col = <T>(f: (t: TokenRecord) => T): T[] => dirty.map(f);
-            const r = await c.query(
-              `UPDATE tokens AS t SET counter = v.counter, last_step = v.last_step, drift_steps = v.drift, fail_count = v.fail,
-                 throttled_until_ms = v.throttled, state = v.state, pending_resync = v.pending, pending_at_ms = v.pending_at,
-                 last_used_at_ms = v.last_used, version = v.version, updated_at_ms = v.updated
-               FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::int[], $6::bigint[], $7::text[], $8::text[],
-                           $9::bigint[], $10::bigint[], $11::bigint[], $12::bigint[], $13::bigint[])
-                 AS v(serial, counter, last_step, drift, fail, throttled, state, pending, pending_at, last_used, version, old_version, updated)
-               WHERE t.serial = v.serial AND t.version = v.old_version`,
-              [
-                col((t) => t.serial), col((t) => t.counter.toString()), col((t) => t.lastStep?.toString() ?? null), col((t) => t.driftSteps),
-                col((t) => t.failCount), col((t) => t.throttledUntilMs), col((t) => t.state), col((t) => t.pendingResync?.toString() ?? null),
-                col((t) => t.pendingAtMs), col((t) => t.lastUsedAtMs), col((t) => t.version), col((t) => oldVersion.get(t.serial)!), col((t) => t.updatedAtMs),
-              ],
-            );
-            if (r.rowCount !== dirty.length) throw new VerifierError('BUSY', 'a token changed during verification; retry');
-          }
-          if (audits.length > 0) await appendMany(c, audits);
-        });
-      } catch (e) {
-        for (const p of group) p.reject(e);
-        continue;
-      }
-      group.forEach((p, i) => {
-        const r = results[i]!;
-        if (r.ok) p.resolve(r.v);
-        else p.reject(r.v);
-      });
+/** Appends to the audit chain under the head row's lock. */
+async function append(c: Client, input: AuditInput): Promise<AuditEntry> {
+  const h = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0] as Row;
+  const e = chainEntry(Number(h['seq']), String(h['hash']), input);
+  await c.query(
+    `WITH a AS (INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+     UPDATE audit_head SET seq = $1, hash = $9 WHERE id = 1`,
+    [e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash],
+  );
+  return e;
+}
+
+/** Appends several entries with one head lock and one INSERT (the chain is computed here, in order). */
+async function appendMany(c: Client, inputs: readonly AuditInput[]): Promise<void> {
+  const h = (await c.query('SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE')).rows[0] as Row;
+  let seq = Number(h['seq']);
+  let hash = String(h['hash']);
+  const es: AuditEntry[] = [];
+  for (const input of inputs) {
+    const e = chainEntry(seq, hash, input);
+    es.push(e);
+    seq = e.seq;
+    hash = e.hash;
+  }
+  const col = <T>(f: (e: AuditEntry) => T): T[] => es.map(f);
+  await c.query(
+    `WITH a AS (INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash)
+                SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[]))
+     UPDATE audit_head SET seq = $10, hash = $11 WHERE id = 1`,
+    [col((e) => e.seq), col((e) => e.atMs), col((e) => e.actor), col((e) => e.action), col((e) => e.serial), col((e) => e.result), col((e) => e.detail), col((e) => e.prevHash), col((e) => e.hash), seq, hash],
+  );
+}
+
+async function readToken(c: Client | pg.Pool, serial: string, lock: boolean): Promise<TokenRecord | undefined> {
+  const r = await c.query(`SELECT * FROM tokens WHERE serial = $1${lock ? ' FOR UPDATE' : ''}`, [serial]);
+  return r.rows[0] ? tokenFromRow(r.rows[0] as Row) : undefined;
+}
+
+async function findTokensByUser(pool: pg.Pool, user: string, limit: number): Promise<TokenRecord[]> {
+  return (await pool.query('SELECT * FROM tokens WHERE user_name = $1 ORDER BY created_at_ms, serial LIMIT $2', [user, limit])).rows.map((r) => tokenFromRow(r as Row));
+}
+
+async function register(
+  c: Client,
+  tokens: readonly TokenRecord[],
+  sameSecret: (existing: TokenRecord, incoming: TokenRecord) => boolean,
+  audit: (outcomes: readonly RegisterOutcome[]) => AuditInput[],
+): Promise<RegisterOutcome[]> {
+  const outcomes: RegisterOutcome[] = [];
+  for (const t of tokens) {
+    const ins = await c.query(`${INSERT_TOKEN_SQL} ON CONFLICT (serial) DO NOTHING`, tokenValues(t));
+    if (ins.rowCount === 1) {
+      outcomes.push({ serial: t.serial, status: 'created' });
+      continue;
     }
-    running = false;
-  };
+    const existing = await readToken(c, t.serial, true);
+    if (!existing || !sameSecret(existing, t)) {
+      throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
+    }
+    outcomes.push({ serial: t.serial, status: 'exists' });
+  }
+  for (const a of audit(outcomes)) await append(c, a);
+  return outcomes;
+}
 
-  return {
-    kind: 'postgres',
-    getToken: (serial) => wrap('read token', () => get(pool, serial, false)),
-    findTokensByUser: (user, limit) =>
-      wrap('read tokens', async () =>
-        (await pool.query('SELECT * FROM tokens WHERE user_name = $1 ORDER BY created_at_ms, serial LIMIT $2', [user, limit])).rows.map((r) =>
-          tokenFromRow(r as Row),
-        ),
-      ),
-    registerTokens: (tokens, sameSecret, audit) =>
-      tx('register', async (c) => {
-        const outcomes: RegisterOutcome[] = [];
-        for (const t of tokens) {
-          const ins = await c.query(`${insertSql} ON CONFLICT (serial) DO NOTHING`, tokenValues(t));
-          if (ins.rowCount === 1) {
-            outcomes.push({ serial: t.serial, status: 'created' });
-            continue;
-          }
-          const existing = await get(c, t.serial, true);
-          if (!existing || !sameSecret(existing, t)) {
-            throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
-          }
-          outcomes.push({ serial: t.serial, status: 'exists' });
-        }
-        for (const a of audit(outcomes)) await append(c, a);
-        return outcomes;
-      }),
-    updateToken: <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>): Promise<R> =>
-      new Promise<R>((resolve, reject) => {
-        queue.push({ serial, decide, resolve: resolve as (v: unknown) => void, reject });
-        if (!running) void flush();
-      }),
-    deleteToken: (serial, audit) =>
-      tx('delete token', async (c) => {
-        const r = await c.query('DELETE FROM tokens WHERE serial = $1', [serial]);
-        if (r.rowCount === 1) await append(c, audit);
-        return r.rowCount === 1;
-      }),
-    appendAudit: (input) => tx('audit', (c) => append(c, input)),
-    listAudit: (f: AuditFilter) =>
-      wrap('read audit', async () => {
-        const where: string[] = [];
-        const args: unknown[] = [];
-        const add = (sql: string, v: unknown): void => {
-          args.push(v);
-          where.push(sql.replace('?', `$${args.length}`));
-        };
-        if (f.serial !== undefined) add('serial = ?', f.serial);
-        if (f.action !== undefined) add('action = ?', f.action);
-        if (f.result !== undefined) add('result = ?', f.result);
-        if (f.actor !== undefined) add('actor = ?', f.actor);
-        if (f.sinceMs !== undefined) add('at_ms >= ?', f.sinceMs);
-        if (f.untilMs !== undefined) add('at_ms < ?', f.untilMs);
-        if (f.afterSeq !== undefined) add('seq > ?', f.afterSeq);
-        args.push(f.limit);
-        const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT $${args.length}`;
-        return (await pool.query(sql, args)).rows.map((r) => auditFromRow(r as Row));
-      }),
-    auditHead: () =>
-      wrap('read audit head', async () => {
-        const r = (await pool.query('SELECT seq, hash FROM audit_head WHERE id = 1')).rows[0] as Row;
-        return { seq: Number(r['seq']), hash: String(r['hash']) };
-      }),
-    createApiKey: async (rec, audit) => {
-      await tx('create API key', async (c) => {
-        await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [
-          rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs,
-        ]);
-        await append(c, audit);
-      });
-    },
-    getApiKey: (id) =>
-      wrap('read API key', async () => {
-        const r = (await pool.query('SELECT * FROM api_keys WHERE id = $1', [id])).rows[0] as Row | undefined;
-        return r ? apiKeyFromRow(r) : undefined;
-      }),
-    resealAll: (reseal, audit) =>
-      tx('re-seal seeds', async (c) => {
-        const rows = (await c.query('SELECT serial, seed_kid, seed_sealed FROM tokens ORDER BY serial FOR UPDATE')).rows as Row[];
-        for (const r of rows) {
-          const sealed = r['seed_sealed'] as Uint8Array;
-          const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
-          await c.query('UPDATE tokens SET seed_kid = $1, seed_sealed = $2, version = version + 1 WHERE serial = $3', [
-            out.kid, Buffer.from(out.sealed), r['serial'],
-          ]);
-        }
-        await append(c, { ...audit, detail: { ...audit.detail, tokens: rows.length } });
-        return rows.length;
-      }),
-    countTokens: () => wrap('count tokens', async () => Number((await pool.query('SELECT COUNT(*) AS n FROM tokens')).rows[0]['n'])),
-    ping: async () => {
-      await wrap('ping', () => pool.query('SELECT 1'));
-    },
-    close: () => pool.end(),
-  };
+// Group commit. Updates queued while a group is in flight form the next group (at most MAX_GROUP), run in ONE
+// transaction: lock all their rows (sorted by serial, so instances lock in the same order and cannot deadlock),
+// apply the pure decisions in arrival order in memory (an update sees the previous ones of its group), write
+// every changed row with a compare-and-set on version (a miss aborts the whole group), append the audit
+// entries under the head lock, COMMIT. Callers are answered only after the COMMIT. Round trips and fsyncs are
+// per group, not per verification.
+
+function enqueue<R>(s: PgState, serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    s.queue.push({ serial, decide, resolve: resolve as (v: unknown) => void, reject });
+    if (!s.running) void flush(s);
+  });
+}
+
+/** Drains the queue group by group; each caller is answered after its group's COMMIT (or its failure). */
+async function flush(s: PgState): Promise<void> {
+  s.running = true;
+  while (s.queue.length > 0) {
+    const group = s.queue.splice(0, MAX_GROUP);
+    const results: Array<{ ok: boolean; v: unknown }> = [];
+    try {
+      await tx(s, 'update token', (c) => runGroup(c, group, results));
+    } catch (e) {
+      for (const p of group) p.reject(e);
+      continue;
+    }
+    group.forEach((p, i) => {
+      const r = results[i]!;
+      if (r.ok) p.resolve(r.v);
+      else p.reject(r.v);
+    });
+  }
+  s.running = false;
+}
+
+/** One group's transaction body (see the group-commit comment); `results` gets one entry per item, in order. */
+async function runGroup(c: Client, group: readonly Pending[], results: Array<{ ok: boolean; v: unknown }>): Promise<void> {
+  results.length = 0;
+  const serials = [...new Set(group.map((p) => p.serial))].sort();
+  const rows = (await c.query('SELECT * FROM tokens WHERE serial = ANY($1::text[]) ORDER BY serial FOR UPDATE', [serials])).rows as Row[];
+  const state = new Map<string, TokenRecord>();
+  for (const r of rows) {
+    const t = tokenFromRow(r);
+    state.set(t.serial, t);
+  }
+  const oldVersion = new Map([...state].map(([k, t]) => [k, t.version]));
+  const audits: AuditInput[] = [];
+  const now = Date.now();
+  for (const p of group) {
+    const t = state.get(p.serial);
+    try {
+      const out = p.decide(t);
+      if (out.next && t) state.set(p.serial, withDynamic(t, out.next, now));
+      if (out.audit) audits.push(out.audit);
+      results.push({ ok: true, v: out.value });
+    } catch (e) {
+      results.push({ ok: false, v: e });
+    }
+  }
+  const dirty = [...state.values()].filter((t) => t.version !== oldVersion.get(t.serial));
+  if (dirty.length > 0) {
+    const values = dirty.map(dynamicValues);
+    const r = await c.query(UPDATE_DYNAMIC_SQL, [
+      dirty.map((t) => t.serial),
+      ...DYNAMIC_COLUMNS.map((_, i) => values.map((v) => v[i])),
+      dirty.map((t) => t.version),
+      dirty.map((t) => oldVersion.get(t.serial)!),
+      dirty.map((t) => t.updatedAtMs),
+    ]);
+    if (r.rowCount !== dirty.length) throw new VerifierError('BUSY', 'a token changed during verification; retry');
+  }
+  if (audits.length > 0) await appendMany(c, audits);
+}
+
+async function deleteToken(c: Client, serial: string, audit: AuditInput): Promise<boolean> {
+  const r = await c.query('DELETE FROM tokens WHERE serial = $1', [serial]);
+  if (r.rowCount === 1) await append(c, audit);
+  return r.rowCount === 1;
+}
+
+async function listAudit(pool: pg.Pool, f: AuditFilter): Promise<AuditEntry[]> {
+  const { sql, args } = auditSelect(f, (n) => `$${n}`);
+  return (await pool.query(sql, args)).rows.map((r) => auditFromRow(r as Row));
+}
+
+async function auditHead(pool: pg.Pool): Promise<{ seq: number; hash: string }> {
+  const r = (await pool.query('SELECT seq, hash FROM audit_head WHERE id = 1')).rows[0] as Row;
+  return { seq: Number(r['seq']), hash: String(r['hash']) };
+}
+
+async function createApiKey(c: Client, rec: ApiKeyRecord, audit: AuditInput): Promise<void> {
+  await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [
+    rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs,
+  ]);
+  await append(c, audit);
+}
+
+async function getApiKey(pool: pg.Pool, id: string): Promise<ApiKeyRecord | undefined> {
+  const r = (await pool.query('SELECT * FROM api_keys WHERE id = $1', [id])).rows[0] as Row | undefined;
+  return r ? apiKeyFromRow(r) : undefined;
+}
+
+async function resealAll(c: Client, reseal: (serial: string, kid: string, sealed: Uint8Array) => { kid: string; sealed: Uint8Array }, audit: AuditInput): Promise<number> {
+  const rows = (await c.query('SELECT serial, seed_kid, seed_sealed FROM tokens ORDER BY serial FOR UPDATE')).rows as Row[];
+  for (const r of rows) {
+    const sealed = r['seed_sealed'] as Uint8Array;
+    const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
+    await c.query('UPDATE tokens SET seed_kid = $1, seed_sealed = $2, version = version + 1 WHERE serial = $3', [
+      out.kid, Buffer.from(out.sealed), r['serial'],
+    ]);
+  }
+  await append(c, { ...audit, detail: { ...audit.detail, tokens: rows.length } });
+  return rows.length;
 }

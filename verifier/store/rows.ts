@@ -1,6 +1,12 @@
-/** Row <-> record mapping shared by the SQL stores (column names are the same in both dialects). */
-import type { AuditEntry } from '../domain/audit.ts';
-import type { TokenRecord } from '../domain/types.ts';
+/**
+ * Row <-> record mapping shared by the SQL stores (column names are the same in both dialects), and the SELECT
+ * of an audit filter (domain/audit.ts AuditFilter).
+ */
+import type { AuditEntry, AuditFilter } from '../domain/audit.ts';
+import { parseOcraSuite } from '../../otp/ocra.ts';
+import { DEFAULT_PERIOD_SEC, otpAlgorithm, otpDigits, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
+import type { HashAlgorithm } from '../../otp/params.ts';
+import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
 import type { ApiKeyRecord } from './types.ts';
 
 export type Row = Record<string, unknown>;
@@ -11,27 +17,36 @@ const big = (v: unknown): bigint => BigInt(v as string);
 const bigOrNull = (v: unknown): bigint | null => (v === null || v === undefined ? null : BigInt(v as string));
 const strOrNull = (v: unknown): string | null => (v === null || v === undefined ? null : String(v));
 
-export const TOKEN_COLUMNS = [
+/** Columns written once, at registration (re-sealing rewrites seed_kid and seed_sealed). */
+const STATIC_COLUMNS = [
   'serial', 'uid', 'user_name', 'label', 'type', 'algorithm', 'digits', 'period_sec', 't0', 'ocra_suite',
-  'counter', 'last_step', 'drift_steps', 'fail_count', 'throttled_until_ms', 'state', 'pending_resync',
-  'pending_at_ms', 'last_used_at_ms', 'look_ahead', 'window_back', 'window_forward', 'resync_window',
-  'seed_kid', 'seed_sealed', 'version', 'created_at_ms', 'updated_at_ms',
+  'look_ahead', 'window_back', 'window_forward', 'resync_window', 'seed_kid', 'seed_sealed', 'created_at_ms',
 ] as const;
 
+/** The columns of TokenDynamic, which updateToken writes, in the order of dynamicValues. */
+export const DYNAMIC_COLUMNS = [
+  'counter', 'last_step', 'drift_steps', 'fail_count', 'throttled_until_ms', 'state', 'pending_resync',
+  'pending_at_ms', 'last_used_at_ms',
+] as const;
+export type DynamicColumn = (typeof DYNAMIC_COLUMNS)[number];
+
+/** Every column of the tokens table, in the order of tokenValues. */
+export const TOKEN_COLUMNS = [...STATIC_COLUMNS, ...DYNAMIC_COLUMNS, 'version', 'updated_at_ms'] as const;
+
+/**
+ * Row -> record, the only one. The OTP parameters come from the type's own columns (hotp: algorithm, digits,
+ * counter; totp: algorithm, digits, period_sec, t0; ocra: ocra_suite, and counter when the suite has C).
+ */
 export function tokenFromRow(r: Row): TokenRecord {
   const sealed = r['seed_sealed'] as Uint8Array;
+  const counter = big(r['counter']);
   return {
     serial: String(r['serial']),
     uid: String(r['uid']),
     user: strOrNull(r['user_name']),
     label: strOrNull(r['label']),
-    type: r['type'] as TokenRecord['type'],
-    algorithm: r['algorithm'] as TokenRecord['algorithm'],
-    digits: num(r['digits']),
-    periodSec: num(r['period_sec']),
-    t0: big(r['t0']),
-    ocraSuite: strOrNull(r['ocra_suite']),
-    counter: big(r['counter']),
+    otp: otpFromRow(r, counter),
+    counter,
     lastStep: bigOrNull(r['last_step']),
     driftSteps: num(r['drift_steps']),
     failCount: num(r['fail_count']),
@@ -52,13 +67,40 @@ export function tokenFromRow(r: Row): TokenRecord {
   };
 }
 
-/** Values in TOKEN_COLUMNS order. */
+function otpFromRow(r: Row, counter: bigint): OtpParams {
+  const type = r['type'] as OtpType;
+  switch (type) {
+    case 'hotp':
+      return { type, algorithm: r['algorithm'] as HashAlgorithm, digits: num(r['digits']), counter };
+    case 'totp':
+      return { type, algorithm: r['algorithm'] as HashAlgorithm, digits: num(r['digits']), periodSec: num(r['period_sec']), t0Sec: big(r['t0']) };
+    case 'ocra': {
+      const suite = String(r['ocra_suite']);
+      return parseOcraSuite(suite).counter ? { type, suite, counter } : { type, suite };
+    }
+  }
+}
+
+/**
+ * Record -> values of TOKEN_COLUMNS, the only one (with dynamicValues, which it uses). Columns a type does not
+ * use keep their registration defaults: period_sec 30 and t0 0 for hotp/ocra, ocra_suite null for hotp/totp;
+ * an ocra token's algorithm and digits are its suite's.
+ */
 export function tokenValues(t: TokenRecord): unknown[] {
+  const p = t.otp;
   return [
-    t.serial, t.uid, t.user, t.label, t.type, t.algorithm, t.digits, t.periodSec, t.t0.toString(), t.ocraSuite,
-    t.counter.toString(), t.lastStep?.toString() ?? null, t.driftSteps, t.failCount, t.throttledUntilMs, t.state,
-    t.pendingResync?.toString() ?? null, t.pendingAtMs, t.lastUsedAtMs, t.lookAhead, t.windowBack, t.windowForward,
-    t.resyncWindow, t.seedKid, Buffer.from(t.seedSealed), t.version, t.createdAtMs, t.updatedAtMs,
+    t.serial, t.uid, t.user, t.label, p.type, otpAlgorithm(p), otpDigits(p),
+    p.type === 'totp' ? p.periodSec : DEFAULT_PERIOD_SEC, p.type === 'totp' ? p.t0Sec.toString() : '0', p.type === 'ocra' ? p.suite : null,
+    t.lookAhead, t.windowBack, t.windowForward, t.resyncWindow, t.seedKid, Buffer.from(t.seedSealed), t.createdAtMs,
+    ...dynamicValues(t), t.version, t.updatedAtMs,
+  ];
+}
+
+/** TokenDynamic -> values of DYNAMIC_COLUMNS (counters and steps as decimal text, see migrations.ts). */
+export function dynamicValues(d: TokenDynamic): unknown[] {
+  return [
+    d.counter.toString(), d.lastStep?.toString() ?? null, d.driftSteps, d.failCount, d.throttledUntilMs, d.state,
+    d.pendingResync?.toString() ?? null, d.pendingAtMs, d.lastUsedAtMs,
   ];
 }
 
@@ -85,4 +127,29 @@ export function apiKeyFromRow(r: Row): ApiKeyRecord {
     createdAtMs: num(r['created_at_ms']),
     revokedAtMs: numOrNull(r['revoked_at_ms']),
   };
+}
+
+/** Each audit filter field, its column and comparison. */
+const AUDIT_FILTER_SQL = [
+  ['serial', 'serial = '],
+  ['action', 'action = '],
+  ['result', 'result = '],
+  ['actor', 'actor = '],
+  ['sinceMs', 'at_ms >= '],
+  ['untilMs', 'at_ms < '],
+  ['afterSeq', 'seq > '],
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof AuditFilter, 'limit'>, string]>;
+
+/** The SELECT of an audit filter; `param(n)` writes the dialect's placeholder for the n-th argument (1-based). */
+export function auditSelect(f: AuditFilter, param: (n: number) => string): { sql: string; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  for (const [field, sql] of AUDIT_FILTER_SQL) {
+    const v = f[field];
+    if (v === undefined) continue;
+    args.push(v);
+    where.push(sql + param(args.length));
+  }
+  args.push(f.limit);
+  return { sql: `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY seq LIMIT ${param(args.length)}`, args };
 }

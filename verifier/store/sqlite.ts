@@ -9,12 +9,12 @@
  * power cut may drop the last commits; `synchronous: 'full'` fsyncs each commit (see docs/verifier.md).
  */
 import Database from 'better-sqlite3';
-import { chainEntry, type AuditEntry, type AuditInput } from '../domain/audit.ts';
-import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
+import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
+import { withDynamic, type TokenDynamic, type TokenRecord } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
-import type { ApiKeyRecord, AuditFilter, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+import { apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
+import type { ApiKeyRecord, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface SqliteOptions {
   busyTimeoutMs?: number;
@@ -23,6 +23,29 @@ export interface SqliteOptions {
   cacheMiB?: number;
   /** Committed token rows remembered to skip the SELECT of a verification (default 10000; 0 disables). */
   rowCache?: number;
+}
+
+type Statements = ReturnType<typeof prepare>;
+type Decide = (t: TokenRecord | undefined) => UpdateOutcome<unknown>;
+type Pending = { serial: string; decide: Decide; resolve(v: unknown): void; reject(e: unknown): void };
+
+/** Updates that arrive in one event-loop turn share one transaction, at most this many. */
+const MAX_GROUP = 256;
+
+/** The open store: the connection, its statements, the row cache and the group-commit queue. */
+interface SqliteState {
+  readonly db: Database.Database;
+  readonly q: Statements;
+  /** Inside a group transaction the chain head is read once and written once (append keeps it here). */
+  groupHead: { seq: number; hash: string } | null;
+  /** Committed rows by serial (see the row cache comment at updateOne); at most rowCacheMax, 0 disables. */
+  readonly rowCache: Map<string, TokenRecord>;
+  readonly rowCacheMax: number;
+  /** Cache changes of the running group; applied only after its COMMIT. */
+  groupSeen: Array<[string, TokenRecord | undefined]>;
+  readonly queue: Pending[];
+  /** A flush is scheduled (setImmediate) for the queue. */
+  scheduled: boolean;
 }
 
 export function openSqliteStore(file: string, options: SqliteOptions = {}): VerifierStore {
@@ -42,14 +65,46 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
   // another connection commits, so sharing the file between processes stays correct.
   db.pragma(`cache_size = ${-Math.round((options.cacheMiB ?? 64) * 1024)}`);
   migrate(db);
+  const s: SqliteState = {
+    db,
+    q: prepare(db),
+    groupHead: null,
+    rowCache: new Map(),
+    rowCacheMax: options.rowCache ?? 10_000,
+    groupSeen: [],
+    queue: [],
+    scheduled: false,
+  };
+  return {
+    kind: 'sqlite',
+    getToken: async (serial) => guard('read token', () => readToken(s, serial)),
+    findTokensByUser: async (user, limit) => guard('read tokens', () => (s.q.byUser.all(user, limit) as Row[]).map(tokenFromRow)),
+    registerTokens: async (tokens, sameSecret, audit) => guard('register', () => s.db.transaction(() => register(s, tokens, sameSecret, audit)).immediate()),
+    updateToken: <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>) => enqueue<R>(s, serial, decide),
+    deleteToken: async (serial, audit) => guard('delete token', () => s.db.transaction(() => deleteToken(s, serial, audit)).immediate()),
+    appendAudit: async (input) => guard('audit', () => s.db.transaction(() => append(s, input)).immediate()),
+    listAudit: async (f) => guard('read audit', () => listAudit(s, f)),
+    auditHead: async () => guard('read audit head', () => auditHead(s)),
+    createApiKey: async (rec, audit) => guard('create API key', () => s.db.transaction(() => createApiKey(s, rec, audit)).immediate()),
+    getApiKey: async (id) => guard('read API key', () => getApiKey(s, id)),
+    resealAll: async (reseal, audit) => guard('re-seal seeds', () => s.db.transaction(() => resealAll(s, reseal, audit)).immediate()),
+    countTokens: async () => guard('count tokens', () => Number((s.q.count.get() as Row)['n'])),
+    ping: async () => {
+      guard('ping', () => s.db.prepare('SELECT 1').get());
+    },
+    close: async () => {
+      if (s.db.open) s.db.close();
+    },
+  };
+}
 
-  const q = {
+function prepare(db: Database.Database) {
+  return {
     getToken: db.prepare(`SELECT * FROM tokens WHERE serial = ?`),
     byUser: db.prepare(`SELECT * FROM tokens WHERE user_name = ? ORDER BY created_at_ms, serial LIMIT ?`),
     insertToken: db.prepare(`INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map(() => '?').join(', ')})`),
     update: db.prepare(
-      `UPDATE tokens SET counter = ?, last_step = ?, drift_steps = ?, fail_count = ?, throttled_until_ms = ?, state = ?,
-        pending_resync = ?, pending_at_ms = ?, last_used_at_ms = ?, version = version + 1, updated_at_ms = ?
+      `UPDATE tokens SET ${DYNAMIC_COLUMNS.map((c) => `${c} = ?`).join(', ')}, version = version + 1, updated_at_ms = ?
        WHERE serial = ? AND uid = ? AND version = ?`,
     ),
     deleteToken: db.prepare(`DELETE FROM tokens WHERE serial = ?`),
@@ -64,289 +119,231 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     setSeed: db.prepare(`UPDATE tokens SET seed_kid = ?, seed_sealed = ?, version = version + 1 WHERE serial = ?`),
     count: db.prepare(`SELECT COUNT(*) AS n FROM tokens`),
   };
+}
 
-  // Inside a group transaction the head is read once and written once (groupHead); otherwise per append.
-  let groupHead: { seq: number; hash: string } | null = null;
-  const append = (input: AuditInput): AuditEntry => {
-    if (groupHead) {
-      const e = chainEntry(groupHead.seq, groupHead.hash, input);
-      q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
-      groupHead = { seq: e.seq, hash: e.hash };
-      return e;
-    }
-    const head = q.head.get() as Row;
-    const e = chainEntry(Number(head['seq']), String(head['hash']), input);
-    q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
-    q.setHead.run(e.seq, e.hash);
+/** The error a caller sees: VerifierErrors as they are, SQLITE_BUSY as BUSY, anything else as STORE. */
+function storeError(what: string, e: unknown): unknown {
+  if (e instanceof VerifierError) return e;
+  if ((e as { code?: string }).code === 'SQLITE_BUSY') return new VerifierError('BUSY', `${what}: database is busy; retry`, { cause: e });
+  return new VerifierError('STORE', `${what}: ${(e as Error).message}`, { cause: e });
+}
+
+function guard<T>(what: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    throw storeError(what, e);
+  }
+}
+
+/** Appends to the audit chain; must run inside a write transaction. */
+function append(s: SqliteState, input: AuditInput): AuditEntry {
+  if (s.groupHead) {
+    const e = chainEntry(s.groupHead.seq, s.groupHead.hash, input);
+    s.q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
+    s.groupHead = { seq: e.seq, hash: e.hash };
     return e;
-  };
-  const getToken = (serial: string): TokenRecord | undefined => {
-    const r = q.getToken.get(serial) as Row | undefined;
-    return r ? tokenFromRow(r) : undefined;
-  };
+  }
+  const head = s.q.head.get() as Row;
+  const e = chainEntry(Number(head['seq']), String(head['hash']), input);
+  s.q.insertAudit.run(e.seq, e.atMs, e.actor, e.action, e.serial, e.result, e.detail, e.prevHash, e.hash);
+  s.q.setHead.run(e.seq, e.hash);
+  return e;
+}
 
-  /*
-   * Row cache: the last COMMITTED state of recently updated tokens, so that a verification needs no SELECT.
-   * A cached record is only a guess: the decision taken on it is written with the compare-and-set
-   * `WHERE serial AND uid AND version`, under the writer lock. (uid, version) names exactly one committed state
-   * (versions only grow, a re-registration gets a new uid, and entries are stored only after their COMMIT), so a
-   * successful compare-and-set proves the guess was the row as it is now — also when another process shares the
-   * file. When it fails, or the decision writes nothing (so nothing would check it), or decide throws, the item
-   * is decided again on a fresh SELECT, as without the cache.
-   */
-  const rowCacheMax = options.rowCache ?? 10_000;
-  const rowCache = new Map<string, TokenRecord>();
-  const remember = (serial: string, t: TokenRecord | undefined): void => {
-    rowCache.delete(serial);
-    if (!t || rowCacheMax === 0) return;
-    rowCache.set(serial, t);
-    if (rowCache.size > rowCacheMax) rowCache.delete(rowCache.keys().next().value as string);
-  };
-  /** Cache changes of the running group; applied only after its COMMIT. */
-  let groupSeen: Array<[string, TokenRecord | undefined]> = [];
+function readToken(s: SqliteState, serial: string): TokenRecord | undefined {
+  const r = s.q.getToken.get(serial) as Row | undefined;
+  return r ? tokenFromRow(r) : undefined;
+}
 
-  const wrap = <T>(what: string, fn: () => T): T => {
+function remember(s: SqliteState, serial: string, t: TokenRecord | undefined): void {
+  s.rowCache.delete(serial);
+  if (!t || s.rowCacheMax === 0) return;
+  s.rowCache.set(serial, t);
+  if (s.rowCache.size > s.rowCacheMax) s.rowCache.delete(s.rowCache.keys().next().value as string);
+}
+
+/** The compare-and-set write of one decision: the record after it, or null when the row has moved on. */
+function writeDynamic(s: SqliteState, serial: string, t: TokenRecord, n: TokenDynamic, nowMs: number): TokenRecord | null {
+  const info = s.q.update.run(...dynamicValues(n), nowMs, serial, t.uid, t.version);
+  return info.changes === 1 ? withDynamic(t, n, nowMs) : null;
+}
+
+/*
+ * Row cache: the last COMMITTED state of recently updated tokens, so that a verification needs no SELECT.
+ * A cached record is only a guess: the decision taken on it is written with the compare-and-set
+ * `WHERE serial AND uid AND version`, under the writer lock. (uid, version) names exactly one committed state
+ * (versions only grow, a re-registration gets a new uid, and entries are stored only after their COMMIT), so a
+ * successful compare-and-set proves the guess was the row as it is now — also when another process shares the
+ * file. When it fails, or the decision writes nothing (so nothing would check it), or decide throws, the item
+ * is decided again on a fresh SELECT, as without the cache.
+ */
+
+/**
+ * One token's read-decide-write, run inside the group transaction. No savepoint is needed: `decide` throws
+ * (unknown serial, bad request) before this item writes anything, and a failing statement aborts the group.
+ */
+function updateOne<R>(s: SqliteState, serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R {
+  const cached = s.rowCache.get(serial);
+  if (cached) {
+    let guess: UpdateOutcome<R> | null = null;
     try {
-      return fn();
-    } catch (e) {
-      if (e instanceof VerifierError) throw e;
-      if ((e as { code?: string }).code === 'SQLITE_BUSY') throw new VerifierError('BUSY', `${what}: database is busy; retry`, { cause: e });
-      throw new VerifierError('STORE', `${what}: ${(e as Error).message}`, { cause: e });
+      guess = decide(cached);
+    } catch {
+      guess = null; // decided again below on the row as read
     }
-  };
+    if (guess?.next) {
+      const after = writeDynamic(s, serial, cached, guess.next, nowMs);
+      if (after) {
+        if (guess.audit) append(s, guess.audit);
+        s.groupSeen.push([serial, after]);
+        return guess.value;
+      }
+    }
+  }
+  const t = readToken(s, serial);
+  const out = decide(t);
+  let after = t;
+  if (out.next && t) {
+    const w = writeDynamic(s, serial, t, out.next, nowMs);
+    if (!w) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
+    after = w;
+  }
+  if (out.audit) append(s, out.audit);
+  s.groupSeen.push([serial, after]);
+  return out.value;
+}
 
-  /**
-   * One token's read-decide-write, run inside the group transaction. No savepoint is needed: `decide` throws
-   * (unknown serial, bad request) before this item writes anything, and a failing statement aborts the group.
-   */
-  const write = (serial: string, t: TokenRecord, n: TokenDynamic, nowMs: number): TokenRecord | null => {
-    const info = q.update.run(
-      n.counter.toString(), n.lastStep?.toString() ?? null, n.driftSteps, n.failCount, n.throttledUntilMs, n.state,
-      n.pendingResync?.toString() ?? null, n.pendingAtMs, n.lastUsedAtMs, nowMs, serial, t.uid, t.version,
-    );
-    return info.changes === 1 ? { ...t, ...n, version: t.version + 1, updatedAtMs: nowMs } : null;
-  };
-  const updateOne = <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>, nowMs: number): R => {
-    const cached = rowCache.get(serial);
-    if (cached) {
-      let guess: UpdateOutcome<R> | null = null;
+// Group commit: updates that arrive in the same event-loop turn share one BEGIN IMMEDIATE ... COMMIT; an
+// update whose decide throws is answered with that error and writes nothing. Callers are answered only after
+// the COMMIT, so the durability and atomicity of each update are unchanged; only the per-commit cost is shared.
+
+function enqueue<R>(s: SqliteState, serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    s.queue.push({ serial, decide, resolve: resolve as (v: unknown) => void, reject });
+    if (!s.scheduled) {
+      s.scheduled = true;
+      setImmediate(() => flush(s));
+    }
+  });
+}
+
+/** Runs the next group of queued updates in one transaction and answers each caller after the COMMIT. */
+function flush(s: SqliteState): void {
+  s.scheduled = false;
+  const group = s.queue.splice(0, MAX_GROUP);
+  if (s.queue.length > 0) {
+    s.scheduled = true;
+    setImmediate(() => flush(s));
+  }
+  const results: Array<{ ok: boolean; v: unknown }> = [];
+  s.groupSeen = [];
+  try {
+    s.db.transaction(() => {
+      const now = Date.now();
+      const h = s.q.head.get() as Row;
+      const start = { seq: Number(h['seq']), hash: String(h['hash']) };
+      s.groupHead = start;
       try {
-        guess = decide(cached);
-      } catch {
-        guess = null; // decided again below on the row as read
+        runGroup(s, group, now, results);
+      } finally {
+        const end = s.groupHead;
+        s.groupHead = null;
+        if (end.seq !== start.seq) s.q.setHead.run(end.seq, end.hash);
       }
-      if (guess?.next) {
-        const after = write(serial, cached, guess.next, nowMs);
-        if (after) {
-          if (guess.audit) append(guess.audit);
-          groupSeen.push([serial, after]);
-          return guess.value;
-        }
-      }
-    }
-    const t = getToken(serial);
-    const out = decide(t);
-    let after = t;
-    if (out.next && t) {
-      const w = write(serial, t, out.next, nowMs);
-      if (!w) throw new VerifierError('BUSY', `token ${serial} changed during verification; retry`);
-      after = w;
-    }
-    if (out.audit) append(out.audit);
-    groupSeen.push([serial, after]);
-    return out.value;
-  };
+    }).immediate();
+    for (const [serial, t] of s.groupSeen) remember(s, serial, t);
+    s.groupSeen = [];
+  } catch (e) {
+    s.groupHead = null;
+    s.groupSeen = [];
+    for (const p of group) s.rowCache.delete(p.serial);
+    for (const p of group) p.reject(storeError('update token', e));
+    return;
+  }
+  group.forEach((p, i) => {
+    const r = results[i]!;
+    if (r.ok) p.resolve(r.v);
+    else p.reject(storeError('update token', r.v));
+  });
+}
 
-  // Group commit: updates that arrive in the same event-loop turn share one BEGIN IMMEDIATE ... COMMIT; an
-  // update whose decide throws is answered with that error and writes nothing. Callers are answered only after the COMMIT, so the
-  // durability and atomicity of each update are unchanged; only the per-commit cost is shared.
-  type Pending = { serial: string; decide: (t: TokenRecord | undefined) => UpdateOutcome<unknown>; resolve(v: unknown): void; reject(e: unknown): void };
-  let queue: Pending[] = [];
-  let scheduled = false;
-  const MAX_GROUP = 256;
-  const flush = (): void => {
-    scheduled = false;
-    const group = queue.splice(0, MAX_GROUP);
-    if (queue.length > 0) {
-      scheduled = true;
-      setImmediate(flush);
-    }
-    const results: Array<{ ok: boolean; v: unknown }> = [];
-    groupSeen = [];
+/** The group's items in arrival order; a decision error (VerifierError from decide) concerns its item only. */
+function runGroup(s: SqliteState, group: readonly Pending[], now: number, results: Array<{ ok: boolean; v: unknown }>): void {
+  for (const p of group) {
+    let v: unknown;
     try {
-      db.transaction(() => {
-        const now = Date.now();
-        const h = q.head.get() as Row;
-        const start = { seq: Number(h['seq']), hash: String(h['hash']) };
-        groupHead = start;
-        try {
-          runGroup(now);
-        } finally {
-          const end = groupHead;
-          groupHead = null;
-          if (end.seq !== start.seq) q.setHead.run(end.seq, end.hash);
-        }
-      }).immediate();
-      for (const [serial, t] of groupSeen) remember(serial, t);
-      groupSeen = [];
+      v = updateOne(s, p.serial, p.decide, now);
     } catch (e) {
-      groupHead = null;
-      groupSeen = [];
-      for (const p of group) rowCache.delete(p.serial);
-      for (const p of group) {
-        try {
-          wrap('update token', () => {
-            throw e;
-          });
-        } catch (w) {
-          p.reject(w);
-        }
-      }
-      return;
+      // Anything else (a failed statement, a lost compare-and-set) aborts the whole group.
+      if (!(e instanceof VerifierError) || e.code === 'BUSY') throw e;
+      results.push({ ok: false, v: e });
+      continue;
     }
-    function runGroup(now: number): void {
-        for (const p of group) {
-          let v: unknown;
-          try {
-            v = updateOne(p.serial, p.decide, now);
-          } catch (e) {
-            // A decision error (VerifierError from decide) concerns this item only; anything else aborts the group.
-            if (!(e instanceof VerifierError) || e.code === 'BUSY') throw e;
-            results.push({ ok: false, v: e });
-            continue;
-          }
-          results.push({ ok: true, v });
-        }
+    results.push({ ok: true, v });
+  }
+}
+
+/** All-or-nothing registration; runs inside a write transaction. */
+function register(
+  s: SqliteState,
+  tokens: readonly TokenRecord[],
+  same: (a: TokenRecord, b: TokenRecord) => boolean,
+  audit: (o: readonly RegisterOutcome[]) => AuditInput[],
+): RegisterOutcome[] {
+  const outcomes: RegisterOutcome[] = [];
+  for (const t of tokens) {
+    const existing = readToken(s, t.serial);
+    if (existing) {
+      if (!same(existing, t)) throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
+      outcomes.push({ serial: t.serial, status: 'exists' });
+    } else {
+      s.q.insertToken.run(...tokenValues(t));
+      outcomes.push({ serial: t.serial, status: 'created' });
     }
-    group.forEach((p, i) => {
-      const r = results[i]!;
-      if (r.ok) p.resolve(r.v);
-      else
-        try {
-          wrap('update token', () => {
-            throw r.v;
-          });
-        } catch (w) {
-          p.reject(w);
-        }
-    });
-  };
+  }
+  for (const a of audit(outcomes)) append(s, a);
+  return outcomes;
+}
 
-  const txRegister = db.transaction(
-    (
-      tokens: readonly TokenRecord[],
-      same: (a: TokenRecord, b: TokenRecord) => boolean,
-      audit: (o: readonly RegisterOutcome[]) => AuditInput[],
-    ): RegisterOutcome[] => {
-      const outcomes: RegisterOutcome[] = [];
-      for (const t of tokens) {
-        const existing = getToken(t.serial);
-        if (existing) {
-          if (!same(existing, t)) throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
-          outcomes.push({ serial: t.serial, status: 'exists' });
-        } else {
-          q.insertToken.run(...tokenValues(t));
-          outcomes.push({ serial: t.serial, status: 'created' });
-        }
-      }
-      for (const a of audit(outcomes)) append(a);
-      return outcomes;
-    },
-  );
+function deleteToken(s: SqliteState, serial: string, audit: AuditInput): boolean {
+  s.rowCache.delete(serial);
+  const n = s.q.deleteToken.run(serial).changes;
+  if (n === 1) append(s, audit);
+  return n === 1;
+}
 
-  const store: VerifierStore = {
-    kind: 'sqlite',
-    async getToken(serial) {
-      return wrap('read token', () => getToken(serial));
-    },
-    async findTokensByUser(user, limit) {
-      return wrap('read tokens', () => (q.byUser.all(user, limit) as Row[]).map(tokenFromRow));
-    },
-    async registerTokens(tokens, sameSecret, audit) {
-      return wrap('register', () => txRegister.immediate(tokens, sameSecret, audit));
-    },
-    updateToken<R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>): Promise<R> {
-      return new Promise<R>((resolve, reject) => {
-        queue.push({ serial, decide, resolve: resolve as (v: unknown) => void, reject });
-        if (!scheduled) {
-          scheduled = true;
-          setImmediate(flush);
-        }
-      });
-    },
-    async deleteToken(serial, audit) {
-      return wrap('delete token', () =>
-        db.transaction(() => {
-          rowCache.delete(serial);
-          const n = q.deleteToken.run(serial).changes;
-          if (n === 1) append(audit);
-          return n === 1;
-        }).immediate(),
-      );
-    },
-    async appendAudit(input) {
-      return wrap('audit', () => db.transaction(() => append(input)).immediate());
-    },
-    async listAudit(f: AuditFilter) {
-      const where: string[] = [];
-      const args: unknown[] = [];
-      if (f.serial !== undefined) (where.push('serial = ?'), args.push(f.serial));
-      if (f.action !== undefined) (where.push('action = ?'), args.push(f.action));
-      if (f.result !== undefined) (where.push('result = ?'), args.push(f.result));
-      if (f.actor !== undefined) (where.push('actor = ?'), args.push(f.actor));
-      if (f.sinceMs !== undefined) (where.push('at_ms >= ?'), args.push(f.sinceMs));
-      if (f.untilMs !== undefined) (where.push('at_ms < ?'), args.push(f.untilMs));
-      if (f.afterSeq !== undefined) (where.push('seq > ?'), args.push(f.afterSeq));
-      const sql = `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq LIMIT ?`;
-      return wrap('read audit', () => (db.prepare(sql).all(...args, f.limit) as Row[]).map(auditFromRow));
-    },
-    async auditHead() {
-      return wrap('read audit head', () => {
-        const r = q.head.get() as Row;
-        return { seq: Number(r['seq']), hash: String(r['hash']) };
-      });
-    },
-    async createApiKey(rec: ApiKeyRecord, audit) {
-      wrap('create API key', () =>
-        db.transaction(() => {
-          q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs);
-          append(audit);
-        }).immediate(),
-      );
-    },
-    async getApiKey(id) {
-      return wrap('read API key', () => {
-        const r = q.getKey.get(id) as Row | undefined;
-        return r ? apiKeyFromRow(r) : undefined;
-      });
-    },
-    async resealAll(reseal, audit) {
-      return wrap('re-seal seeds', () =>
-        db.transaction(() => {
-          let n = 0;
-          rowCache.clear();
-          for (const r of q.allSeeds.all() as Row[]) {
-            const sealed = r['seed_sealed'] as Uint8Array;
-            const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
-            q.setSeed.run(out.kid, Buffer.from(out.sealed), r['serial']);
-            n++;
-          }
-          append({ ...audit, detail: { ...audit.detail, tokens: n } });
-          return n;
-        }).immediate(),
-      );
-    },
-    async countTokens() {
-      return wrap('count tokens', () => Number((q.count.get() as Row)['n']));
-    },
-    async ping() {
-      wrap('ping', () => db.prepare('SELECT 1').get());
-    },
-    async close() {
-      if (db.open) db.close();
-    },
-  };
-  return store;
+function listAudit(s: SqliteState, f: AuditFilter): AuditEntry[] {
+  const { sql, args } = auditSelect(f, () => '?');
+  return (s.db.prepare(sql).all(...args) as Row[]).map(auditFromRow);
+}
+
+function auditHead(s: SqliteState): { seq: number; hash: string } {
+  const r = s.q.head.get() as Row;
+  return { seq: Number(r['seq']), hash: String(r['hash']) };
+}
+
+function createApiKey(s: SqliteState, rec: ApiKeyRecord, audit: AuditInput): void {
+  s.q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs);
+  append(s, audit);
+}
+
+function getApiKey(s: SqliteState, id: string): ApiKeyRecord | undefined {
+  const r = s.q.getKey.get(id) as Row | undefined;
+  return r ? apiKeyFromRow(r) : undefined;
+}
+
+function resealAll(s: SqliteState, reseal: (serial: string, kid: string, sealed: Uint8Array) => { kid: string; sealed: Uint8Array }, audit: AuditInput): number {
+  let n = 0;
+  s.rowCache.clear();
+  for (const r of s.q.allSeeds.all() as Row[]) {
+    const sealed = r['seed_sealed'] as Uint8Array;
+    const out = reseal(String(r['serial']), String(r['seed_kid']), new Uint8Array(sealed));
+    s.q.setSeed.run(out.kid, Buffer.from(out.sealed), r['serial']);
+    n++;
+  }
+  append(s, { ...audit, detail: { ...audit.detail, tokens: n } });
+  return n;
 }
 
 function migrate(db: Database.Database): void {

@@ -13,10 +13,9 @@
  * - Audit entries form one hash chain (domain/audit.ts); appends are serialised through the head row.
  * - Sealed seeds are opaque bytes here; stores never see plaintext.
  */
-import type { AuditEntry, AuditInput } from '../domain/audit.ts';
+import type { AuditEntry, AuditFilter, AuditInput } from '../domain/audit.ts';
+import type { ApiRole } from '../domain/roles.ts';
 import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
-
-export type ApiRole = 'admin' | 'verify';
 
 export interface ApiKeyRecord {
   id: string;
@@ -31,18 +30,6 @@ export interface ApiKeyRecord {
 export interface RegisterOutcome {
   serial: string;
   status: 'created' | 'exists';
-}
-
-export interface AuditFilter {
-  serial?: string;
-  action?: string;
-  result?: string;
-  actor?: string;
-  sinceMs?: number;
-  untilMs?: number;
-  /** Entries with seq > afterSeq (paging). */
-  afterSeq?: number;
-  limit: number;
 }
 
 export interface UpdateOutcome<R> {

@@ -1,20 +1,21 @@
 /**
- * Strict validation of API request bodies and query strings. Every body is a JSON object with known fields
- * only; wrong types, unknown fields, out-of-range values and bad secret encodings are refused with
- * VerifierError INVALID_REQUEST naming the field — before anything is written. Error messages never repeat a
- * secret value.
+ * Decoding of API request bodies and query strings into the service's typed requests (domain/requests.ts).
+ * Every body is a JSON object with known fields only; wrong types, unknown fields, out-of-range values and bad
+ * secret encodings are refused with VerifierError INVALID_REQUEST naming the field — before anything is written.
+ * The domain's own checks (serial format, seed length) are called from here, so that a body fails on its first
+ * bad field in field order. Error messages never repeat a secret value.
  */
 import { decodeBase32 } from '../../otp/base32.ts';
 import { isTokenforgeError } from '../../otp/errors.ts';
 import { hexToBytes } from '../../otp/hex.ts';
+import { parseOcraSuite, type OcraSuite } from '../../otp/ocra.ts';
+import { DEFAULT_PERIOD_SEC, isOtpType, MAX_PERIOD_SEC, OTP_TYPES, type OcraParams, type OtpParams } from '../../otp/otp-params.ts';
 import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, type HashAlgorithm } from '../../otp/params.ts';
+import type { AuditFilter } from '../domain/audit.ts';
+import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type RegisterRequest, type VerifyRequest } from '../domain/requests.ts';
+import { MAX_RESYNC_WINDOW, MAX_WINDOW } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
-import { MAX_RESYNC_WINDOW, MAX_WINDOW, TOKEN_TYPES, type TokenType } from './types.ts';
 
-export const MAX_BATCH = 10_000;
-export const MIN_SECRET_BYTES = 16; // RFC 4226 Section 4 R6: at least 128 bits
-export const MAX_SECRET_BYTES = 128;
-export const SERIAL_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 const CODE_RE = /^[0-9]{1,10}$/;
 const OCRA_SUITE_RE = /^OCRA-1:HOTP-SHA(1|256|512)-([0-9]|10):[A-Za-z0-9-]{1,64}$/;
 
@@ -78,25 +79,16 @@ function big(o: Obj, k: string, path: string, min: bigint, max: bigint): bigint 
   return b;
 }
 
-export interface RegisterRequest {
-  serial: string;
-  type: TokenType;
-  algorithm: HashAlgorithm;
-  digits: number;
-  periodSec: number;
-  t0: bigint;
-  counter: bigint;
-  /** TOTP: a time step already used (the provisioner's check code), so no step up to it is ever accepted. */
-  lastStep: bigint | null;
-  /** Decoded seed; the caller seals it and wipes this array. */
-  secret: Uint8Array;
-  user: string | null;
-  label: string | null;
-  ocraSuite: string | null;
-  lookAhead: number | null;
-  windowBack: number | null;
-  windowForward: number | null;
-  resyncWindow: number | null;
+/** The {serial} segment of a path, still percent-encoded. */
+export function parsePathSerial(raw: string): string {
+  let s: string;
+  try {
+    s = decodeURIComponent(raw);
+  } catch {
+    throw new VerifierError('INVALID_REQUEST', 'serial in the path is not valid percent-encoding', { field: 'serial' });
+  }
+  if (!isSerial(s)) throw new VerifierError('INVALID_REQUEST', 'serial in the path is not a valid serial', { field: 'serial' });
+  return s;
 }
 
 const REGISTER_FIELDS = [
@@ -104,16 +96,18 @@ const REGISTER_FIELDS = [
   'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow',
 ] as const;
 
+const ALGORITHMS: Readonly<Record<string, HashAlgorithm>> = { SHA1: 'SHA1', SHA256: 'SHA256', SHA512: 'SHA512', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' };
+
 export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
   const o = object(v, path, REGISTER_FIELDS);
   const serial = str(o, 'serial', path, { required: true, re: SERIAL_RE, what: 'must be 1-64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit' });
-  const type = str(o, 'type', path, { required: true }) as TokenType;
-  if (!TOKEN_TYPES.includes(type)) bad(name(path, 'type'), `must be one of ${TOKEN_TYPES.join(', ')}`);
-  const alg = str(o, 'algorithm', path, { required: false }) ?? 'SHA1';
-  const algorithm = ({ SHA1: 'SHA1', SHA256: 'SHA256', SHA512: 'SHA512', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' } as const)[alg];
-  if (!algorithm) bad(name(path, 'algorithm'), 'must be one of SHA1, SHA256, SHA512');
-  const digits = int(o, 'digits', path, MIN_DIGITS, MAX_DIGITS) ?? 6;
-  const period = int(o, 'period', path, 1, 86_400);
+  const type = str(o, 'type', path, { required: true });
+  if (!isOtpType(type)) return bad(name(path, 'type'), `must be one of ${OTP_TYPES.join(', ')}`);
+  const alg = str(o, 'algorithm', path, { required: false });
+  const algorithm = Object.hasOwn(ALGORITHMS, alg ?? 'SHA1') ? ALGORITHMS[alg ?? 'SHA1']! : bad(name(path, 'algorithm'), 'must be one of SHA1, SHA256, SHA512');
+  const givenDigits = int(o, 'digits', path, MIN_DIGITS, MAX_DIGITS);
+  const digits = givenDigits ?? 6;
+  const period = int(o, 'period', path, 1, MAX_PERIOD_SEC);
   const t0 = big(o, 't0', path, -(2n ** 53n) + 1n, 2n ** 53n - 1n);
   const counter = big(o, 'counter', path, 0n, MAX_COUNTER);
   if (type !== 'totp' && (period !== undefined || t0 !== undefined)) bad(name(path, period !== undefined ? 'period' : 't0'), 'applies to totp tokens only');
@@ -122,6 +116,18 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
   if (type !== 'totp' && lastStep !== undefined) bad(name(path, 'lastStep'), 'applies to totp tokens only');
   const ocraSuite = str(o, 'ocraSuite', path, { required: type === 'ocra', re: OCRA_SUITE_RE, what: 'must be an OCRA suite such as OCRA-1:HOTP-SHA1-6:QN08' } as never) as string | undefined;
   if (type !== 'ocra' && ocraSuite !== undefined) bad(name(path, 'ocraSuite'), 'applies to ocra tokens only');
+  let otp: OtpParams;
+  switch (type) {
+    case 'hotp':
+      otp = { type, algorithm, digits, counter: counter ?? 0n };
+      break;
+    case 'totp':
+      otp = { type, algorithm, digits, periodSec: period ?? DEFAULT_PERIOD_SEC, t0Sec: t0 ?? 0n };
+      break;
+    case 'ocra':
+      otp = ocraParams(ocraSuite!, alg === undefined ? undefined : algorithm, givenDigits, counter, path);
+      break;
+  }
   const encoding = str(o, 'secretEncoding', path, { required: false }) ?? 'base32';
   if (encoding !== 'base32' && encoding !== 'hex') bad(name(path, 'secretEncoding'), 'must be base32 or hex');
   const secretText = o['secret'];
@@ -135,28 +141,45 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
     if (isTokenforgeError(e)) bad(name(path, 'secret'), `is not valid ${encoding} (${e.message.replace(/^secret:\s*/, '')})`);
     throw e;
   }
-  if (secret.length < MIN_SECRET_BYTES || secret.length > MAX_SECRET_BYTES) {
+  checkSecretLength(secret, name(path, 'secret'));
+  try {
+    return {
+      serial,
+      otp,
+      lastStep: lastStep ?? null,
+      secret,
+      user: str(o, 'user', path, { required: false, max: 128, re: /^[^\u0000-\u001f]+$/, what: 'must be 1-128 printable characters' }) ?? null,
+      label: str(o, 'label', path, { required: false, max: 256 }) ?? null,
+      lookAhead: int(o, 'lookAhead', path, 0, MAX_WINDOW) ?? null,
+      windowBack: int(o, 'windowBack', path, 0, MAX_WINDOW) ?? null,
+      windowForward: int(o, 'windowForward', path, 0, MAX_WINDOW) ?? null,
+      resyncWindow: int(o, 'resyncWindow', path, 1, MAX_RESYNC_WINDOW) ?? null,
+    };
+  } catch (e) {
     secret.fill(0);
-    bad(name(path, 'secret'), `decodes to ${secret.length} bytes; RFC 4226 requires at least ${MIN_SECRET_BYTES} (20 recommended), at most ${MAX_SECRET_BYTES} accepted`);
+    throw e;
   }
-  return {
-    serial,
-    type,
-    algorithm,
-    digits,
-    periodSec: period ?? 30,
-    t0: t0 ?? 0n,
-    counter: counter ?? 0n,
-    lastStep: lastStep ?? null,
-    secret,
-    user: str(o, 'user', path, { required: false, max: 128, re: /^[^\u0000-\u001f]+$/, what: 'must be 1-128 printable characters' }) ?? null,
-    label: str(o, 'label', path, { required: false, max: 256 }) ?? null,
-    ocraSuite: ocraSuite ?? null,
-    lookAhead: int(o, 'lookAhead', path, 0, MAX_WINDOW) ?? null,
-    windowBack: int(o, 'windowBack', path, 0, MAX_WINDOW) ?? null,
-    windowForward: int(o, 'windowForward', path, 0, MAX_WINDOW) ?? null,
-    resyncWindow: int(o, 'resyncWindow', path, 1, MAX_RESYNC_WINDOW) ?? null,
-  };
+}
+
+/**
+ * OCRA parameters: the suite (RFC 6287 Section 6) names the hash and the code length, so `algorithm` and
+ * `digits`, when given, must agree with it; a counter belongs only to suites with a C input (default 0).
+ */
+function ocraParams(suiteText: string, algorithm: HashAlgorithm | undefined, digits: number | undefined, counter: bigint | undefined, path: string): OcraParams {
+  let suite: OcraSuite;
+  try {
+    suite = parseOcraSuite(suiteText);
+  } catch (e) {
+    if (isTokenforgeError(e)) return bad(name(path, 'ocraSuite'), `is not a valid OCRA suite (${e.message.replace(/^OCRA suite:\s*/, '')})`);
+    throw e;
+  }
+  if (algorithm !== undefined && algorithm !== suite.algorithm) bad(name(path, 'algorithm'), `must be ${suite.algorithm}, the hash of the OCRA suite (or be left out)`);
+  if (digits !== undefined && digits !== suite.digits) bad(name(path, 'digits'), `must be ${suite.digits}, the code length of the OCRA suite (or be left out)`);
+  if (!suite.counter) {
+    if (counter !== undefined) bad(name(path, 'counter'), 'the OCRA suite has no counter input (C)');
+    return { type: 'ocra', suite: suiteText };
+  }
+  return { type: 'ocra', suite: suiteText, counter: counter ?? 0n };
 }
 
 /** Parses a whole batch; on any error nothing has been registered and the decoded secrets are wiped. */
@@ -180,14 +203,6 @@ export function parseBatch(v: unknown): RegisterRequest[] {
     throw e;
   }
   return out;
-}
-
-export interface VerifyRequest {
-  serial: string | null;
-  user: string | null;
-  code: string;
-  /** HOTP only: the client's counter (RFC 4226 App. E.4 counter-based resynchronisation). */
-  counter: bigint | null;
 }
 
 export function parseVerify(v: unknown): VerifyRequest {
@@ -215,25 +230,14 @@ export function parseEmpty(text: string): void {
 
 export const AUDIT_QUERY_FIELDS = ['serial', 'action', 'result', 'actor', 'since', 'until', 'after', 'limit'] as const;
 
-export interface AuditQuery {
-  serial?: string;
-  action?: string;
-  result?: string;
-  actor?: string;
-  sinceMs?: number;
-  untilMs?: number;
-  afterSeq?: number;
-  limit: number;
-}
-
 function time(v: string, field: string): number {
   const n = /^[0-9]{1,15}$/.test(v) ? Number(v) : Date.parse(v);
   if (!Number.isFinite(n)) bad(field, 'must be an ISO 8601 time or milliseconds since the epoch');
   return n;
 }
 
-export function parseAuditQuery(params: URLSearchParams): AuditQuery {
-  const q: AuditQuery = { limit: 100 };
+export function parseAuditQuery(params: URLSearchParams): AuditFilter {
+  const q: AuditFilter = { limit: 100 };
   for (const k of new Set(params.keys())) {
     if (!(AUDIT_QUERY_FIELDS as readonly string[]).includes(k)) bad(k, `unknown query parameter; allowed are ${AUDIT_QUERY_FIELDS.join(', ')}`);
     if (params.getAll(k).length > 1) bad(k, 'given more than once');
