@@ -42,3 +42,43 @@ export function checkKey(key: Uint8Array): void {
 export function formatCode(value: number, digits: number): string {
   return value.toString().padStart(digits, '0');
 }
+
+/** ASCII of "00".."99", two bytes per number. */
+const DIGIT_PAIRS = Uint8Array.from({ length: 200 }, (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor((i >> 1) / 10)));
+
+/**
+ * The bulk form of `formatCode`: writes `values` as zero-padded `digits`-character codes, each followed by
+ * '\n', as ASCII into `out` from `offset`, and returns the offset after the last byte. Same bytes as
+ * `formatCode(v, digits) + '\n'` per value, without a string per code (the CLI's `--window` output).
+ * Two digits per division; no allocation.
+ */
+export function writeCodeLines(values: Uint32Array, digits: number, out: Uint8Array, offset: number): number {
+  checkDigits(digits);
+  if (!(values instanceof Uint32Array)) throw new TypeError('values: must be a Uint32Array');
+  if (!(out instanceof Uint8Array)) throw new TypeError('out: must be a Uint8Array');
+  const line = digits + 1;
+  const n = values.length;
+  if (!Number.isInteger(offset) || offset < 0 || offset + n * line > out.length) {
+    throw new RangeError(`out: ${n} codes of ${digits} digits need ${n * line} bytes from offset ${offset}; out has ${out.length}`);
+  }
+  const limit = POW10[digits]!;
+  const odd = digits & 1;
+  let p = offset;
+  for (let i = 0; i < n; i++) {
+    let v = values[i]!;
+    if (v >= limit) throw new RangeError(`values[${i}]: ${v} has more than ${digits} digits`);
+    let k = p + digits;
+    out[k] = 10;
+    for (let r = digits; r >= 2; r -= 2) {
+      const q = Math.floor(v / 100);
+      const two = (v - q * 100) << 1;
+      out[--k] = DIGIT_PAIRS[two + 1]!;
+      out[--k] = DIGIT_PAIRS[two]!;
+      v = q;
+    }
+    // After the pairs, an odd digit count leaves one digit (v < 10, since the value is below 10^digits).
+    if (odd === 1) out[--k] = 48 + v;
+    p += line;
+  }
+  return p;
+}
