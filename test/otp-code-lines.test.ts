@@ -2,8 +2,8 @@
  * writeCodeLines (otp/params.ts), the bulk code formatter behind the CLI's `--window` output: for every digit
  * count 6..10 it writes exactly the bytes of `value.toString().padStart(digits, '0') + '\n'` per value (the
  * expected text is built with String/padStart here, not with the code under test), at any offset, and
- * rejects hostile arguments: wrong types and a short buffer before writing anything, a value with more
- * digits than asked for (which no engine produces) at that value.
+ * rejects hostile arguments: wrong types and a short buffer before writing anything, a value no truncation
+ * produces (more digits than asked for, or above 2^31-1) at that value.
  */
 import { describe, expect, it } from 'vitest';
 import { writeCodeLines } from '../otp/params.ts';
@@ -14,7 +14,7 @@ const expected = (values: Iterable<number>, digits: number): string => [...value
 describe('writeCodeLines', () => {
   for (const digits of [6, 7, 8, 9, 10]) {
     it(`${digits} digits: edge values and 5000 random values, same bytes as padStart`, () => {
-      const top = digits === 10 ? 0xffffffff : 10 ** digits - 1;
+      const top = digits === 10 ? 0x7fffffff : 10 ** digits - 1;
       const edges = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 10 ** (digits - 1) - 1, 10 ** (digits - 1), top - 1, top, 0x7fffffff % (top + 1)];
       const rng = seeded(BigInt(digits));
       const values = Uint32Array.from([...edges, ...Array.from({ length: 5000 }, () => rng.int(top + 1))]);
@@ -40,6 +40,7 @@ describe('writeCodeLines', () => {
     ['negative offset', () => writeCodeLines(new Uint32Array(1), 6, new Uint8Array(14), -1), RangeError],
     ['fractional offset', () => writeCodeLines(new Uint32Array(1), 6, new Uint8Array(14), 0.5), RangeError],
     ['a value with more digits than asked', () => writeCodeLines(Uint32Array.of(5, 1_000_000), 6, new Uint8Array(14), 0), RangeError],
+    ['a 10-digit value above 2^31-1 (no truncation gives one)', () => writeCodeLines(Uint32Array.of(0x80000000), 10, new Uint8Array(11), 0), RangeError],
   ];
   it.each(cases)('rejects %s', (_name, call, want) => {
     if (typeof want === 'string') expect(call).toThrow(expect.objectContaining({ code: want }));
