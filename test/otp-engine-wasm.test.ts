@@ -1,15 +1,19 @@
 /**
  * The WebAssembly side of the engine: the committed kernel bytes are exactly what the in-repo generator
- * produces (so the binary cannot drift from its readable source), the assembler's LEB128 encodings match the
+ * produces (so the binary cannot drift from its readable source), the runtime's import graph never reaches
+ * the generator (generation is build time only), the assembler's LEB128 encodings match the
  * spec's examples, both modules validate, and the SIMD and scalar kernels agree lane by lane with node:crypto
  * for every group position (lanes 0..3 of i32x4, 0..1 of i64x2) and for n that are not multiples of the lanes.
  */
 import { describe, expect, it } from 'vitest';
 import { sleb, uleb } from '../otp/wasm/asm.ts';
-import { generatedSource, kernelModuleBytes, loadKernels } from '../otp/wasm/kernels.ts';
+import { generatedSource, kernelModuleBytes } from '../otp/wasm/kernel-gen.ts';
+import { loadKernels } from '../otp/wasm/kernels.ts';
 import { SCALAR_WASM_BASE64, SIMD_WASM_BASE64 } from '../otp/wasm/kernels.generated.ts';
 import { HASH_SHAPES, hmacPadStates } from '../otp/hmac-pads.ts';
 import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ALGORITHMS, nodeValue, seeded } from './otp-engine-helpers.ts';
 
 /** tsconfig's lib has no WebAssembly typings; this is the one call the test needs. */
@@ -42,6 +46,23 @@ describe('generated kernels', () => {
     expect(committed === generatedSource()).toBe(true);
     expect(Buffer.from(SIMD_WASM_BASE64, 'base64').equals(Buffer.from(kernelModuleBytes(true)))).toBe(true);
     expect(Buffer.from(SCALAR_WASM_BASE64, 'base64').equals(Buffer.from(kernelModuleBytes(false)))).toBe(true);
+  });
+
+  it('the library never imports the generator: the import graph of otp/index.ts stops at the committed bytes', () => {
+    const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+    const seen = new Set<string>();
+    const visit = (file: string): void => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const m of readFileSync(file, 'utf8').matchAll(/(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\s*\(\s*['"](\.[^'"]+)['"]\s*\)|import\s+['"](\.[^'"]+)['"]/g)) {
+        visit(resolve(dirname(file), (m[1] ?? m[2] ?? m[3])!));
+      }
+    };
+    visit(resolve(root, 'otp/index.ts'));
+    const reached = [...seen].map((f) => relative(root, f));
+    expect(reached).toContain('otp/wasm/kernels.ts');
+    expect(reached).toContain('otp/wasm/kernels.generated.ts');
+    for (const buildOnly of ['otp/wasm/kernel-gen.ts', 'otp/wasm/gen.ts', 'otp/wasm/asm.ts', 'otp/wasm/build.ts']) expect(reached).not.toContain(buildOnly);
   });
 
   it('both modules validate and load', () => {

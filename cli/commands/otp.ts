@@ -17,6 +17,7 @@ import { formatOtpauthUri, parseOtpauthUri, type OtpauthKey } from '../../otp/ur
 import { UsageError } from '../errors.ts';
 import { single } from '../args.ts';
 import { readIndirect, readKey, type KeyArgs } from '../key-input.ts';
+import { writeCodeRanges } from '../code-output.ts';
 
 // ---- argument parsing: exact integers, one-line errors naming the flag ----
 
@@ -124,23 +125,27 @@ function withEngine<T>(args: Args, f: (engine: ReturnType<typeof createHotpEngin
   const key = readKey(args);
   const engine = createHotpEngine(key, { algorithm, digits });
   key.fill(0);
+  let result: T;
   try {
-    return f(engine);
-  } finally {
+    result = f(engine);
+  } catch (e) {
     engine.destroy();
+    throw e;
   }
+  // An asynchronous user (the streamed window output) keeps the engine until its promise settles.
+  if (result instanceof Promise) return result.finally(() => engine.destroy()) as T;
+  engine.destroy();
+  return result;
 }
 
-function printRanges(args: Args, starts: bigint[], startName: string): void {
+/** Streams the codes of W+1 counters from each start (batch engine, bounded memory; cli/code-output.ts). */
+function printRanges(args: Args, starts: bigint[], startName: string): Promise<void> {
   const window = parseUint(single(args['window'], '--window'), '--window', MAX_WINDOW);
   for (const start of starts) {
     if (start + window > MAX_COUNTER) throw new UsageError(`--window: ${startName} + window passes 2^64-1; give a smaller window`);
   }
-  withEngine(args, (engine) => {
-    let text = '';
-    for (const start of starts) for (let c = start; c <= start + window; c++) text += `${engine.code(c)}\n`;
-    process.stdout.write(text);
-  });
+  const ranges = starts.map((start) => ({ start, count: Number(window) + 1 }));
+  return withEngine(args, (engine) => writeCodeRanges(process.stdout, engine, ranges));
 }
 
 // ---- subcommands ----
@@ -156,7 +161,7 @@ const hotpCommand: CommandModule<object, Args> = {
       .example('$0 otp hotp --key @seed.hex --algorithm sha256', 'Read the hex key from a file (kept out of the process list)') as Argv<Args>,
   handler: (args) => {
     const counter = parseUint(single(args['counter'], '--counter'), '--counter', MAX_COUNTER);
-    printRanges(args, [counter], '--counter');
+    return printRanges(args, [counter], '--counter');
   },
 };
 
@@ -170,7 +175,7 @@ const totpCommand: CommandModule<object, Args> = {
       .example('$0 otp totp --key 3132333435363738393031323334353637383930 -d 8 --time 59 --time 1111111109', 'One code per time: 94287082 07081804')
       .example('$0 otp totp --key - --time 20000000000 -a sha512 -d 8 < seed.hex', 'A code in the year 2603, key from stdin') as Argv<Args>,
   handler: (args) => {
-    printRanges(args, readTimeSteps(args), 'the time step');
+    return printRanges(args, readTimeSteps(args), 'the time step');
   },
 };
 

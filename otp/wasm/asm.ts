@@ -1,9 +1,10 @@
 /**
  * A tiny WebAssembly binary assembler (WebAssembly Core Specification 2.0, Chapter 5 "Binary Format"), just
- * big enough for the HMAC kernels (kernels.ts): LEB128 immediates, the handful of numeric, SIMD (fixed-width
+ * big enough for the HMAC kernels (kernel-gen.ts): LEB128 immediates, the handful of numeric, SIMD (fixed-width
  * SIMD proposal, opcodes prefixed 0xFD), memory and control opcodes they use, and a module writer with one
- * memory. It lets the kernels be generated in-process from readable TypeScript, with no toolchain and no
- * committed binary to drift from its source.
+ * memory. It lets the kernels be generated from readable TypeScript with no toolchain; the committed bytes
+ * (kernels.generated.ts) are checked against it by a test, so they cannot drift from their source. Build
+ * time only: the library does not import it.
  */
 
 export const TYPE = { i32: 0x7f, i64: 0x7e, v128: 0x7b } as const;

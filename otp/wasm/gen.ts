@@ -1,6 +1,7 @@
 /**
  * Generator of the HMAC-SHA kernels (FIPS 180-4 Sections 6.1.2, 6.2.2, 6.4.2; RFC 2104; RFC 4226 Section 5.3)
- * as WebAssembly functions, assembled by asm.ts.
+ * as WebAssembly functions, assembled by asm.ts. Build time only (kernel-gen.ts, build.ts); the library
+ * loads the committed bytes instead.
  *
  * Each compression is emitted fully unrolled as straight-line code over "lanes": scalar i32/i64, or SIMD
  * i32x4 (four counters at once, SHA-1/SHA-256) and i64x2 (two counters, SHA-512). Every intermediate goes to
