@@ -17,9 +17,7 @@
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { CryptoRng, FakeClock, SeededRng, type Rng as SimRng } from '../../firmware-sim/ports.ts';
@@ -34,6 +32,7 @@ import { clientSessionFactory, targetsFromDescriptors } from '../../provisioner/
 import { createApiKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp, type RunningApp } from '../../verifier/app.ts';
 import { UsageError } from '../errors.ts';
+import { openapiText } from '../package-files.ts';
 
 interface Args {
   seed?: number;
@@ -101,11 +100,6 @@ function seedRngOf(seed: number | undefined): SeedRng {
     r.fill(out);
     return out;
   };
-}
-
-function openapiText(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return readFileSync(join(here, '..', '..', 'docs', 'openapi.json'), 'utf8');
 }
 
 async function provisionBatch(o: {

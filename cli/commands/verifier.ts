@@ -5,9 +5,6 @@
  *   audit verify  check the hash chain of the audit log
  *   rotate-key  add a new master key and re-seal every seed under it
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { createApiKey, rotateMasterKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp } from '../../verifier/app.ts';
@@ -16,6 +13,7 @@ import { VerifierError } from '../../verifier/errors.ts';
 import type { Logger } from '../../verifier/http/handler.ts';
 import { openStore } from '../../verifier/store/open.ts';
 import { UsageError } from '../errors.ts';
+import { openapiText } from '../package-files.ts';
 
 const DEFAULT_DB = 'tokenforge-verifier.db';
 const DEFAULT_KEY_FILE = 'tokenforge-verifier.key';
@@ -39,11 +37,6 @@ function intArg(v: unknown, name: string, min: number, max: number): number | un
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be an integer ${min}..${max}`);
   return v;
-}
-
-function openapiText(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return readFileSync(join(here, '..', '..', 'docs', 'openapi.json'), 'utf8');
 }
 
 function mapStoreErrors(e: unknown): never {

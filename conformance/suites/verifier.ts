@@ -9,10 +9,8 @@
  * (placed mid-step), so that the server's own clock yields exactly the scenario's time step T — the codes, which
  * depend only on T, are the RFC 6238 ones. Expected values are read from the file, never computed here.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
+import scenariosJson from '../vectors/scenarios.json' with { type: 'json' };
 import type { CaseResult, Suite, SuiteContext } from '../types.ts';
 
 const SUITE = 'verifier';
@@ -53,9 +51,9 @@ interface ScenarioFile {
   totp: { X: number; T0: number; digits: number; algorithm: string; key_hex: string; scenarios: TotpScenario[] };
 }
 
+/** The scenarios (a JSON module, so that the bundled CLI carries them), as a fresh copy for each run. */
 export function loadScenarios(): ScenarioFile {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return JSON.parse(readFileSync(join(here, '..', 'vectors', 'scenarios.json'), 'utf8')) as ScenarioFile;
+  return structuredClone(scenariosJson) as unknown as ScenarioFile;
 }
 
 class Failure extends Error {}
