@@ -16,9 +16,10 @@ import { TEST_ATTESTATION_PUBLIC_KEY } from '../protocol/test-attestation-key.ts
 import { openTransport, type FramedTransport } from '../protocol/transport.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { SeededRng } from '../firmware-sim/ports.ts';
+import { builtCli } from '../tools/build.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const bin = join(root, 'cli', 'bin.js');
+const bin = builtCli(root);
 const dir = mkdtempSync(join(tmpdir(), 'tf-simlink-'));
 const children: ChildProcess[] = [];
 afterAll(() => {

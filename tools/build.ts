@@ -1,0 +1,105 @@
+/**
+ * Builds the `tokenforge` command: cli/bin.ts and everything it imports, bundled by esbuild into dist/ as ESM
+ * with code splitting. dist/tokenforge.js (package.json `bin`) holds the entry and the command registry; each
+ * command's `import()` in cli/commands/index.ts becomes its own chunk, so a run loads only the code of the
+ * command it runs, as the sources do.
+ *
+ * Kept out of the bundle, loaded from node_modules as they are:
+ *   - packages with native parts or optional native add-ons (better-sqlite3, serialport, node-pty, pg with
+ *     its optional pg-native, cbor-x with its optional cbor-extract);
+ *   - yargs, which finds its locale files and the caller's package.json from its own location
+ *     (lib/platform-shims/esm.mjs); bundled, its messages in other languages and `--version` would change.
+ * JSON imported as a module (`with { type: 'json' }`) is inlined. A data directory that a module finds next to
+ * its own file through import.meta.url is copied beside the chunks (DATA_DIRS); files the CLI serves as they
+ * are (docs/openapi.json) are found from the package root (cli/package-files.ts).
+ *
+ *   tsx tools/build.ts      (npm run build; `npm install` runs it as the prepare script)
+ */
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+const OUT_DIR = 'dist';
+const ENTRY_NAME = 'tokenforge';
+
+const EXTERNAL = ['better-sqlite3', 'serialport', '@serialport/*', 'node-pty', 'pg', 'pg-native', 'cbor-x', 'cbor-extract', 'yargs', 'yargs/*'];
+
+/**
+ * [source, destination in dist/]: firmware-sim/profiles.ts reads PROFILE_DIR next to its module; in the bundle
+ * that module is a chunk in dist/, so the directory goes there (a chunk is never in a subdirectory).
+ */
+const DATA_DIRS: [string, string][] = [['firmware-sim/profiles', 'profiles']];
+
+export interface BuildResult {
+  entry: string;
+  files: number;
+  ms: number;
+}
+
+/**
+ * Rebuilds `root`/dist. Each file is written beside its place and renamed into it, so that a CLI process
+ * started meanwhile (a test run in the same checkout) reads either the old file or the new one, never half of
+ * one; files of an earlier build that this one did not write are removed afterwards.
+ */
+export async function buildCli(root: string): Promise<BuildResult> {
+  const t0 = performance.now();
+  const outdir = join(root, OUT_DIR);
+  const result = await build({
+    absWorkingDir: root,
+    entryPoints: { [ENTRY_NAME]: 'cli/bin.ts' },
+    outdir,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    external: EXTERNAL,
+    chunkNames: '[name]-[hash]',
+    // Error classes name themselves after their class (otp/errors.ts: this.name = new.target.name).
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    write: false,
+    logLevel: 'warning',
+  });
+  mkdirSync(outdir, { recursive: true });
+  const written = new Set<string>();
+  for (const f of result.outputFiles) {
+    if (dirname(f.path) !== outdir) throw new Error(`build: ${f.path} is outside ${outdir}; chunks must sit beside the entry`);
+    const tmp = `${f.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, f.contents);
+    renameSync(tmp, f.path);
+    written.add(basename(f.path));
+  }
+  for (const [from, to] of DATA_DIRS) {
+    if (existsSync(join(root, from))) cpSync(join(root, from), join(outdir, to), { recursive: true });
+    written.add(to);
+  }
+  for (const name of readdirSync(outdir)) if (!written.has(name)) rmSync(join(outdir, name), { recursive: true, force: true });
+  const entry = join(outdir, `${ENTRY_NAME}.js`);
+  if (entry !== binPath(root)) throw new Error(`build: wrote ${entry}, but package.json bin names ${binPath(root)}`);
+  const files = result.outputFiles.filter((f) => f.path.endsWith('.js')).length;
+  return { entry, files, ms: Math.round(performance.now() - t0) };
+}
+
+function binPath(root: string): string {
+  const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: { tokenforge: string } };
+  return join(root, manifest.bin.tokenforge);
+}
+
+/**
+ * The built command, the file package.json `bin` names (what `npm install` builds and links as `tokenforge`),
+ * for tests and tools that run the CLI as users do; a clear error when it has not been built.
+ */
+export function builtCli(root: string): string {
+  const file = binPath(root);
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build (npm install runs it)`);
+  return file;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+  const r = await buildCli(root);
+  console.log(`build: ${r.entry} and ${r.files - 1} chunk(s) in ${r.ms} ms`);
+}
