@@ -31,17 +31,41 @@ import { generateSeeds, nodeRng, type Rng as SeedRng } from '../../provisioner/s
 import { clientSessionFactory, targetsFromDescriptors } from '../../provisioner/targets.ts';
 import { createApiKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp, type RunningApp } from '../../verifier/app.ts';
-import { UsageError } from '../errors.ts';
+import { integer, optionalInteger, single } from '../flags.ts';
 import { openapiText } from '../package-files.ts';
 
+/** The flags as yargs hands them over. */
 interface Args {
-  seed?: number;
+  seed?: string;
   keep?: boolean;
+  dir?: string;
+  hotp: string;
+  totp: string;
+  port: string;
+  json?: boolean;
+}
+
+/** What a demo run is told: the flags, parsed. */
+interface DemoOptions {
+  seed?: number;
+  keep: boolean;
   dir?: string;
   hotp: number;
   totp: number;
   port: number;
-  json?: boolean;
+}
+
+function optionsOf(a: Args): DemoOptions {
+  const seed = optionalInteger(a.seed, '--seed', { min: 0, max: 0xffffffff });
+  const dir = single(a.dir, '--dir');
+  return {
+    ...(seed !== undefined ? { seed } : {}),
+    keep: a.keep === true,
+    ...(dir !== undefined ? { dir } : {}),
+    hotp: integer(a.hotp, '--hotp', { min: 3, max: 64 }),
+    totp: integer(a.totp, '--totp', { min: 3, max: 64 }),
+    port: integer(a.port, '--port', { min: 0, max: 65535 }),
+  };
 }
 
 /** One expectation of the demo: what was done, what the verifier answered, whether that is what it should. */
@@ -140,7 +164,7 @@ async function provisionBatch(o: {
   }
 }
 
-export async function runDemo(a: Args, say: (line: string) => void): Promise<{ checks: Check[]; failed: number; close: () => Promise<void>; endpoints: Record<string, unknown> }> {
+export async function runDemo(a: DemoOptions, say: (line: string) => void): Promise<{ checks: Check[]; failed: number; close: () => Promise<void>; endpoints: Record<string, unknown> }> {
   const started = Date.now();
   const dir = a.dir ? resolve(a.dir) : mkdtempSync(join(tmpdir(), 'tokenforge-demo-'));
   mkdirSync(dir, { recursive: true });
@@ -295,16 +319,12 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
 }
 
 async function handler(a: Args): Promise<void> {
-  for (const [name, v, max] of [['--hotp', a.hotp, 64], ['--totp', a.totp, 64]] as const) {
-    if (!Number.isInteger(v) || v < 3 || v > max) throw new UsageError(`${name}: ${String(v)} must be a whole number in 3..${max}`);
-  }
-  if (a.seed !== undefined && (!Number.isInteger(a.seed) || a.seed < 0 || a.seed > 0xffffffff)) throw new UsageError('--seed: must be a whole number in 0..4294967295');
-  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError('--port: must be 0..65535 (0 picks a free port)');
+  const options = optionsOf(a);
   const lines: string[] = [];
   const say = a.json ? (l: string) => void lines.push(l) : (l: string) => void process.stdout.write(l + '\n');
-  const demo = await runDemo(a, say);
-  if (a.json) process.stdout.write(JSON.stringify({ checks: demo.checks, failed: demo.failed, endpoints: a.keep ? demo.endpoints : undefined }) + '\n');
-  if (a.keep) {
+  const demo = await runDemo(options, say);
+  if (a.json) process.stdout.write(JSON.stringify({ checks: demo.checks, failed: demo.failed, endpoints: options.keep ? demo.endpoints : undefined }) + '\n');
+  if (options.keep) {
     const e = demo.endpoints;
     process.stdout.write(
       `\nStill running (Ctrl-C to stop):\n  verifier  ${String(e['verifier'])}\n  API key   ${String(e['adminApiKey'])}  (admin; demo only)\n` +
@@ -324,12 +344,12 @@ export const demoCommand: CommandModule<object, Args> = {
   describe: 'Run the whole job end to end on the embedded defaults: verifier (SQLite), emulated tokens on PTYs, provisioning, users',
   builder: (y: Argv) =>
     y
-      .option('seed', { type: 'number', describe: 'Make the run reproducible: same serials, seeds and codes (virtual time always starts at 2030-01-01)' })
+      .option('seed', { type: 'string', describe: 'Make the run reproducible: same serials, seeds and codes (virtual time always starts at 2030-01-01)' })
       .option('keep', { type: 'boolean', describe: 'Leave the verifier and the tokens running after the demo (Ctrl-C stops them)' })
       .option('dir', { type: 'string', describe: 'Work directory for the verifier database, master key, journals and token state (default: a temporary one, removed at the end)' })
-      .option('hotp', { type: 'number', default: 3, describe: 'Number of hotp-fob tokens (3..64)' })
-      .option('totp', { type: 'number', default: 3, describe: 'Number of totp-60s-fob tokens (3..64)' })
-      .option('port', { type: 'number', default: 0, describe: 'Verifier port (0 picks a free one)' })
+      .option('hotp', { type: 'string', default: '3', describe: 'Number of hotp-fob tokens (3..64)' })
+      .option('totp', { type: 'string', default: '3', describe: 'Number of totp-60s-fob tokens (3..64)' })
+      .option('port', { type: 'string', default: '0', describe: 'Verifier port (0 picks a free one)' })
       .option('json', { type: 'boolean', describe: 'Print one JSON object with every check instead of the narrative' })
       .example('$0 demo', 'The five-minute tour (what npm start runs)')
       .example('$0 demo --seed 7', 'A reproducible run')
