@@ -21,6 +21,7 @@ import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { CryptoRng, FakeClock, SeededRng, type Rng as SimRng } from '../../firmware-sim/ports.ts';
+import { createVerifierClient } from '../../conformance/verifier-client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
 import { Journal } from '../../provisioner/journal.ts';
 import { runPipeline } from '../../provisioner/pipeline.ts';
@@ -88,31 +89,14 @@ interface VerifyAnswer {
   [k: string]: unknown;
 }
 
-class Api {
-  readonly url: string;
-  readonly key: string;
-
-  constructor(url: string, key: string) {
-    this.url = url;
-    this.key = key;
-  }
-
-  async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-  }
-
-  async verify(serial: string, code: string): Promise<VerifyAnswer> {
-    return (await this.call('POST', '/v1/verify', { serial, code })).json as VerifyAnswer;
-  }
-
-  async token(serial: string): Promise<Record<string, unknown>> {
-    return (await this.call('GET', `/v1/tokens/${encodeURIComponent(serial)}`)).json['token'] as Record<string, unknown>;
-  }
+/** The verifier calls the users' side of the demo makes (registration goes through the provisioner's registrar). */
+function usersApi(url: string, apiKey: string) {
+  const client = createVerifierClient({ url, apiKey, timeoutMs: 30_000 });
+  return {
+    call: client.call,
+    verify: async (serial: string, code: string): Promise<VerifyAnswer> => (await client.call('POST', '/v1/verify', { serial, code })).json as VerifyAnswer,
+    token: async (serial: string): Promise<Record<string, unknown>> => (await client.call('GET', `/v1/tokens/${encodeURIComponent(serial)}`)).json['token'] as Record<string, unknown>,
+  };
 }
 
 /** Seed bytes for generateSeeds from the simulator's seeded generator (reproducible) or the CSPRNG. */
@@ -198,7 +182,7 @@ export async function runDemo(a: DemoOptions, say: (line: string) => void): Prom
     });
     closers.push(() => app.close());
     const admin = await createApiKey(app.store, 'admin', 'demo', clock.nowMs());
-    const api = new Api(app.url, admin.key);
+    const api = usersApi(app.url, admin.key);
     say(`\n[1/5] verifier    ${app.url}  (SQLite ${join(dir, 'verifier.sqlite')}, master key ${join(dir, 'master.key')} mode 0600)`);
 
     // 2. The tokens, on pseudo-terminals.
