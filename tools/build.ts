@@ -15,7 +15,7 @@
  *
  *   tsx tools/build.ts      (npm run build; `npm install` runs it as the prepare script)
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -79,6 +79,7 @@ export async function buildCli(root: string): Promise<BuildResult> {
   for (const name of readdirSync(outdir)) if (!written.has(name)) rmSync(join(outdir, name), { recursive: true, force: true });
   const entry = join(outdir, `${ENTRY_NAME}.js`);
   if (entry !== binPath(root)) throw new Error(`build: wrote ${entry}, but package.json bin names ${binPath(root)}`);
+  chmodSync(entry, 0o755);
   const files = result.outputFiles.filter((f) => f.path.endsWith('.js')).length;
   return { entry, files, ms: Math.round(performance.now() - t0) };
 }
