@@ -4,26 +4,50 @@
  * command's `import()` in cli/commands/index.ts becomes its own chunk, so a run loads only the code of the
  * command it runs, as the sources do.
  *
- * Kept out of the bundle, loaded from node_modules as they are:
- *   - packages with native parts or optional native add-ons (better-sqlite3, serialport, node-pty, pg with
- *     its optional pg-native, cbor-x with its optional cbor-extract);
- *   - yargs, which finds its locale files and the caller's package.json from its own location
- *     (lib/platform-shims/esm.mjs); bundled, its messages in other languages and `--version` would change.
+ * Packages with native parts or optional native add-ons (better-sqlite3, serialport, node-pty, pg with its
+ * optional pg-native, cbor-x with its optional cbor-extract) stay out of the bundle and load from node_modules.
+ * yargs is bundled (resolving its ~40 files one by one cost about 90 ms of every start), but its platform shim
+ * finds its locale files and the application's package.json (`--version`, the "yargs" parser settings) from
+ * its own file through import.meta.url; the build points that at the installed node_modules/yargs file, so
+ * those lookups give what they give unbundled (YARGS_SHIM).
  * JSON imported as a module (`with { type: 'json' }`) is inlined. A data directory that a module finds next to
  * its own file through import.meta.url is copied beside the chunks (DATA_DIRS); files the CLI serves as they
  * are (docs/openapi.json) are found from the package root (cli/package-files.ts).
  *
  *   tsx tools/build.ts      (npm run build; `npm install` runs it as the prepare script)
  */
-import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { chmodSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
 
 const OUT_DIR = 'dist';
 const ENTRY_NAME = 'tokenforge';
 
-const EXTERNAL = ['better-sqlite3', 'serialport', '@serialport/*', 'node-pty', 'pg', 'pg-native', 'cbor-x', 'cbor-extract', 'yargs', 'yargs/*'];
+const EXTERNAL = ['better-sqlite3', 'serialport', '@serialport/*', 'node-pty', 'pg', 'pg-native', 'cbor-x', 'cbor-extract'];
+
+const YARGS_SHIM = /[\\/]node_modules[\\/]yargs[\\/]lib[\\/]platform-shims[\\/]esm\.mjs$/;
+
+/**
+ * Makes the bundled yargs shim resolve paths from its installed file, not from the chunk it lands in. The path
+ * is taken through the package's own node_modules (esbuild hands over real paths; node_modules may be a link).
+ */
+function yargsShimAtItsInstalledPath(root: string, outdir: string): Plugin {
+  const modules = join(root, 'node_modules');
+  const realModules = realpathSync(modules);
+  return {
+    name: 'yargs-shim-path',
+    setup(b) {
+      b.onLoad({ filter: YARGS_SHIM }, (args) => {
+        const text = readFileSync(args.path, 'utf8');
+        if (!text.includes('import.meta.url')) throw new Error(`build: ${args.path} no longer reads import.meta.url; check how yargs finds its locales`);
+        const installed = args.path.startsWith(realModules + sep) ? join(modules, relative(realModules, args.path)) : args.path;
+        const url = `new URL(${JSON.stringify(relative(outdir, installed).split(sep).join('/'))}, import.meta.url)`;
+        return { contents: text.replaceAll('import.meta.url', url), loader: 'js' };
+      });
+    },
+  };
+}
 
 /**
  * [source, destination in dist/]: firmware-sim/profiles.ts reads PROFILE_DIR next to its module; in the bundle
@@ -55,6 +79,7 @@ export async function buildCli(root: string): Promise<BuildResult> {
     platform: 'node',
     target: 'node20',
     external: EXTERNAL,
+    plugins: [yargsShimAtItsInstalledPath(root, outdir)],
     chunkNames: '[name]-[hash]',
     // Error classes name themselves after their class (otp/errors.ts: this.name = new.target.name).
     keepNames: true,
