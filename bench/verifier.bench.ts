@@ -1,7 +1,7 @@
 /**
  * Verifier throughput over HTTP: verifications per second and p50/p99 latency, SQLite and PostgreSQL.
  *
- * The server runs as its own process (`node cli/bin.js verifier serve`), the load in another process
+ * The server runs as its own process (`node dist/tokenforge.js verifier serve`, the build), the load in another process
  * (autocannon, driven by this same file with `load` as argv[2]) so client CPU is not charged to the server.
  * Every request is a valid code: a token is used by one request at a time and its counter advances when the
  * answer comes back, so each verification does the full work (window search, compare-and-set write, audit
@@ -21,10 +21,12 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createHotpEngine, type HotpEngine } from '../otp/engine.ts';
+import { builtCli } from '../tools/build.ts';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
-const BIN = join(ROOT, 'cli', 'bin.js');
+/** The built CLI (npm run bench builds it first), looked up when a server starts. */
+const bin = (): string => builtCli(ROOT);
 const PG_URL = process.env['TOKENFORGE_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 5);
 const CONNECTIONS = Number(process.env['BENCH_CONNECTIONS'] ?? 50);
@@ -206,7 +208,7 @@ function baselineServer(): void {
 }
 
 async function startServer(db: string, keyFile: string, extra: string[]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
-  const args = db === 'baseline' ? ['--import', 'tsx', fileURLToPath(import.meta.url), 'baseline'] : [BIN, 'verifier', 'serve', '--port', '0', '--db', db, '--master-key-file', keyFile, '--backoff-ms', '0', ...extra];
+  const args = db === 'baseline' ? ['--import', 'tsx', fileURLToPath(import.meta.url), 'baseline'] : [bin(), 'verifier', 'serve', '--port', '0', '--db', db, '--master-key-file', keyFile, '--backoff-ms', '0', ...extra];
   // BENCH_SERVER_NODE_ARGS: extra node flags for the server process only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/p".
   const nodeArgs = (process.env['BENCH_SERVER_NODE_ARGS'] ?? '').split(' ').filter((x) => x !== '');
   const p = spawn(process.execPath, [...nodeArgs, ...args], {
@@ -241,7 +243,7 @@ async function measure(name: string, db: string, dir: string, extra: string[] = 
   const keyFile = join(dir, `${name}.key`);
   let key = 'none';
   if (db !== 'baseline') {
-    const k = spawnSync(process.execPath, [BIN, 'verifier', 'keys', 'create', '--role', 'admin', '--db', db], { cwd: ROOT, encoding: 'utf8' });
+    const k = spawnSync(process.execPath, [bin(), 'verifier', 'keys', 'create', '--role', 'admin', '--db', db], { cwd: ROOT, encoding: 'utf8' });
     if (k.status !== 0) throw new Error(k.stderr);
     key = k.stdout.trim();
   }

@@ -9,12 +9,19 @@ import yargs, { type CommandModule } from 'yargs';
 import { reportError, UsageError } from './errors.ts';
 import { COMMANDS } from './commands/index.ts';
 
+function notLoaded(): never {
+  throw new Error('internal error: a command ran whose module was not loaded');
+}
+
 export async function main(argv: string[]): Promise<void> {
   const known = new Set(COMMANDS.map((c) => c.name));
-  // Load only the command that runs; help and usage errors need them all.
+  // Load only the command that runs. Top-level help, --version and usage errors need only each command's name
+  // and description, which the registry holds.
   const commandWord = argv.find((a) => !a.startsWith('-'));
-  const selected = COMMANDS.filter((c) => commandWord === undefined || !known.has(commandWord) || c.name === commandWord);
-  const modules = await Promise.all(selected.map((c) => c.load()));
+  const selected = COMMANDS.find((c) => c.name === commandWord);
+  const modules: CommandModule[] = selected
+    ? [(await selected.load()) as CommandModule]
+    : COMMANDS.map((c) => ({ command: c.command, describe: c.describe, handler: notLoaded }));
   let parser = yargs(argv)
     .scriptName('tokenforge')
     .usage('$0 <command> [options]\n\nToolkit for hardware one-time-password tokens.')
@@ -34,7 +41,7 @@ export async function main(argv: string[]): Promise<void> {
       }
       throw new UsageError(`${msg} (see --help)`);
     });
-  for (const command of modules) parser = parser.command(command as CommandModule);
+  for (const command of modules) parser = parser.command(command);
   try {
     await parser.parseAsync();
   } catch (e) {

@@ -2,8 +2,16 @@
  * Typed access to the vector files in conformance/vectors/. The files are data with their source (STYLE.md
  * rule 11): every row names where it comes from, and tests and the conformance command read the same files.
  * Expected values are only ever read from here, never computed by the code under test.
+ *
+ * The files are imported as JSON modules, so the bundled CLI (dist/) carries them inside and finds them
+ * wherever it runs. Each loader returns a fresh copy: a caller may change what it gets without changing what
+ * the next caller reads.
  */
-import { readFileSync } from 'node:fs';
+import keyUriJson from './vectors/keyuri.json' with { type: 'json' };
+import rfc4226Json from './vectors/rfc4226.json' with { type: 'json' };
+import rfc4648Json from './vectors/rfc4648.json' with { type: 'json' };
+import rfc6238Json from './vectors/rfc6238.json' with { type: 'json' };
+import rfc6287Json from './vectors/rfc6287.json' with { type: 'json' };
 
 export interface Rfc4226Vector {
   source: string;
@@ -72,15 +80,16 @@ export interface Rfc4648File {
   vectors: { source: string; ascii: string; base32: string }[];
 }
 
-function load<T>(name: string): T {
-  return JSON.parse(readFileSync(new URL(`./vectors/${name}`, import.meta.url), 'utf8')) as T;
+/** The file's data under its declared shape (a JSON module's inferred type widens string unions to string). */
+function load<T>(json: unknown): T {
+  return structuredClone(json) as T;
 }
 
-export const loadRfc4226 = (): Rfc4226File => load('rfc4226.json');
-export const loadRfc6238 = (): Rfc6238File => load('rfc6238.json');
-export const loadRfc6287 = (): Rfc6287File => load('rfc6287.json');
-export const loadKeyUri = (): KeyUriFile => load('keyuri.json');
-export const loadRfc4648 = (): Rfc4648File => load('rfc4648.json');
+export const loadRfc4226 = (): Rfc4226File => load(rfc4226Json);
+export const loadRfc6238 = (): Rfc6238File => load(rfc6238Json);
+export const loadRfc6287 = (): Rfc6287File => load(rfc6287Json);
+export const loadKeyUri = (): KeyUriFile => load(keyUriJson);
+export const loadRfc4648 = (): Rfc4648File => load(rfc4648Json);
 
 /** The OCRA mode of a row, from the RFC's own section/mode text. */
 export type OcraMode = 'one-way' | 'server' | 'client' | 'signature';

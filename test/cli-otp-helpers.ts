@@ -1,9 +1,10 @@
-/** Spawns the real `tokenforge` CLI (node cli/bin.js) for the CLI tests; a few at a time to spare the CPU. */
+/** Spawns the real `tokenforge` CLI (node dist/tokenforge.js, the build) for the CLI tests; a few at a time to spare the CPU. */
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
+import { builtCli } from '../tools/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const BIN = resolve(ROOT, 'cli/bin.js');
+export const BIN = builtCli(ROOT);
 
 export interface RunResult {
   code: number | null;

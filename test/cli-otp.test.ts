@@ -1,5 +1,5 @@
 /**
- * The `tokenforge otp` commands as a real process (node cli/bin.js): every RFC vector, the key sources
+ * The `tokenforge otp` commands as a real process (node dist/tokenforge.js, the build): every RFC vector, the key sources
  * (hex, base32, @FILE, stdin), verify's exit codes, URIs, --help, and a table of bad arguments that must each
  * give one line naming the argument, exit 2, and no stack trace. Spawns are grouped (repeated --time, paired
  * --question/--counter) to keep the number of processes small.

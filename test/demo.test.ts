@@ -4,11 +4,12 @@
  * the other commands can reach until SIGINT.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { builtCli } from '../tools/build.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const bin = join(root, 'cli', 'bin.js');
+const bin = builtCli(root);
 
 interface DemoJson {
   checks: { act: string; serial: string; expected: string; got: string; ok: boolean; detail?: string }[];

@@ -1,5 +1,5 @@
 /**
- * `tokenforge device ...` as a real process (node cli/bin.js) against the reference responder served over TCP
+ * `tokenforge device ...` as a real process (node dist/tokenforge.js, the build) against the reference responder served over TCP
  * and over a socat PTY, and against ports that are not tokens: a missing path, a silent PTY, an echoing PTY,
  * a PTY that talks text. Each failure must be one line on stderr and a non-zero exit.
  */
@@ -11,8 +11,9 @@ import { createReferenceResponder, seededRng } from '../protocol/reference-respo
 import { openSerialLink } from '../protocol/links/serial.ts';
 import type { ByteLink } from '../protocol/transport.ts';
 import { serveResponderOnPty, socatPtyPair, type PtyPair, type ServedPty } from './protocol.helpers.ts';
+import { builtCli } from '../tools/build.ts';
 
-const BIN = fileURLToPath(new URL('../cli/bin.js', import.meta.url));
+const BIN = builtCli(fileURLToPath(new URL('..', import.meta.url)));
 
 function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {

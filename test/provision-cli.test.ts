@@ -1,5 +1,5 @@
 /**
- * `tokenforge provision` as a real process (node cli/bin.js): --help, one-line usage errors with exit 2,
+ * `tokenforge provision` as a real process (node dist/tokenforge.js, the build): --help, one-line usage errors with exit 2,
  * an in-process simulated batch (--sim) with a CSV export and JSON lines, refusing to overwrite a journal,
  * --resume of a finished batch, and a journal keyed by a passphrase. Also the target parsers (malformed
  * input), --discover's VID:PID filter, and the progress/report renderings.

@@ -4,8 +4,9 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { builtCli } from '../tools/build.ts';
 
-export const CLI = join(import.meta.dirname, '..', 'cli', 'bin.js');
+export const CLI = builtCli(join(import.meta.dirname, '..'));
 
 export interface RunningVerifier {
   url: string;
@@ -15,7 +16,7 @@ export interface RunningVerifier {
   stop(): Promise<void>;
 }
 
-/** Runs `node cli/bin.js ARGS` to completion. */
+/** Runs `node dist/tokenforge.js ARGS` (the build) to completion. */
 export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number } = {}): { status: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...opts.env }, input: opts.input ?? '', timeout: opts.timeoutMs ?? 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

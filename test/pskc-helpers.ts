@@ -3,9 +3,11 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { builtCli } from '../tools/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const VECTORS = resolve(ROOT, 'conformance/vectors/pskc');
+const BIN = builtCli(ROOT);
 /** Debian's python3 (python3-pskc lives there, not in a pyenv interpreter). */
 export const PYTHON = '/usr/bin/python3';
 
@@ -36,7 +38,7 @@ export function run(cmd: string, args: string[], input = ''): Promise<Run> {
   });
 }
 
-export const tokenforge = (args: string[], input = ''): Promise<Run> => run(process.execPath, [resolve(ROOT, 'cli/bin.js'), ...args], input);
+export const tokenforge = (args: string[], input = ''): Promise<Run> => run(process.execPath, [BIN, ...args], input);
 
 export function tempDir(prefix: string): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));

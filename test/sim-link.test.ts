@@ -17,9 +17,10 @@ import { openTransport } from '../protocol/links/open.ts';
 import type { FramedTransport } from '../protocol/framed-transport.ts';
 import { startSimulator } from '../firmware-sim/host/runners.ts';
 import { SeededRng } from '../firmware-sim/seeded-rng.ts';
+import { builtCli } from '../tools/build.ts';
 
 const root = resolve(import.meta.dirname, '..');
-const bin = join(root, 'cli', 'bin.js');
+const bin = builtCli(root);
 const dir = mkdtempSync(join(tmpdir(), 'tf-simlink-'));
 const children: ChildProcess[] = [];
 afterAll(() => {

@@ -1,6 +1,6 @@
 /**
  * Shared helpers for the verifier tests: temp dirs, PostgreSQL schemas (unique per test file, dropped
- * afterwards), real server processes (`node cli/bin.js verifier serve --port 0`), API keys, HTTP calls.
+ * afterwards), real server processes (`node dist/tokenforge.js verifier serve --port 0`, the build), API keys, HTTP calls.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
+import { builtCli } from '../tools/build.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..');
-export const BIN = join(ROOT, 'cli', 'bin.js');
+export const BIN = builtCli(ROOT);
 export const PG_URL = process.env['TOKENFORGE_TEST_PG'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 export function tempDir(prefix = 'tf-verifier-'): { dir: string; cleanup(): void } {

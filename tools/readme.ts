@@ -3,7 +3,7 @@
  *
  * Runnable examples are fenced blocks whose info string is `console`. Inside, a line `$ CMD` is a command and
  * the lines after it (up to the next `$ ` line) are its recorded output. Each block runs as one bash script in
- * a fresh temporary directory, with `tokenforge` on PATH (this checkout's cli/bin.js), so a block may set
+ * a fresh temporary directory, with `tokenforge` on PATH (this checkout's build, dist/tokenforge.js: what `npm install` links), so a block may set
  * variables and start servers for its later commands:
  *   - `CMD &` runs in the background; the checker waits until it has printed its first line (readiness) and
  *     records that output; background jobs are killed when the block ends;
@@ -19,6 +19,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, w
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { builtCli } from './build.ts';
 
 export interface Command {
   line: string;
@@ -85,7 +86,7 @@ export function runBlock(block: Block, root: string, timeoutMs = 300_000): Block
   const dir = mkdtempSync(join(tmpdir(), 'tf-readme-'));
   const bin = join(dir, '.bin');
   mkdirSync(bin);
-  writeFileSync(join(bin, 'tokenforge'), `#!/bin/sh\nexec "${process.execPath}" "${join(root, 'cli', 'bin.js')}" "$@"\n`);
+  writeFileSync(join(bin, 'tokenforge'), `#!/bin/sh\nexec "${process.execPath}" "${builtCli(root)}" "$@"\n`);
   chmodSync(join(bin, 'tokenforge'), 0o755);
   // Examples name the project's data files by their path in the checkout (conformance/vectors/...).
   for (const d of ['conformance', 'docs']) symlinkSync(join(root, d), join(dir, d));

@@ -9,6 +9,7 @@ import { REPORT_FORMATS, renderReport, summaryLine, type ReportFormat } from '..
 import { ConformanceError, reportPassed, runConformance } from '../../conformance/runner.ts';
 import { SUITES } from '../../conformance/suites.ts';
 import { UsageError } from '../errors.ts';
+import { integer, single } from '../flags.ts';
 
 type Args = Record<string, unknown>;
 
@@ -27,17 +28,15 @@ const runCommand: CommandModule<object, Args> = {
       .example('$0 conformance run --suite all --format junit --output conformance.xml', 'JUnit XML for CI')
       .example('$0 conformance run --suite otp --format json | jq ".failed"', 'Machine-readable results') as Argv<Args>,
   handler: async (args) => {
-    const timeoutText = String(args['timeout-ms']);
-    if (!/^[0-9]{1,9}$/.test(timeoutText) || Number(timeoutText) === 0) {
-      throw new UsageError(`--timeout-ms: "${timeoutText.slice(0, 24)}" is not a positive integer number of milliseconds`);
-    }
     const options: Parameters<typeof runConformance>[0] = {
-      suite: String(args['suite']),
-      timeoutMs: Number(timeoutText),
+      suite: String(single(args['suite'], '--suite')),
+      timeoutMs: integer(args['timeout-ms'], '--timeout-ms', { min: 1, max: 999_999_999 }),
       log: (m) => process.stderr.write(`tokenforge: ${m}\n`),
     };
-    if (typeof args['target'] === 'string') options.target = args['target'];
-    if (typeof args['api-key'] === 'string') options.apiKey = args['api-key'];
+    const target = single(args['target'], '--target');
+    if (target !== undefined) options.target = target;
+    const apiKey = single(args['api-key'], '--api-key');
+    if (apiKey !== undefined) options.apiKey = apiKey;
     let report;
     try {
       report = await runConformance(options);
@@ -46,8 +45,8 @@ const runCommand: CommandModule<object, Args> = {
       throw e;
     }
     const text = renderReport(report, args['format'] as ReportFormat);
-    const output = args['output'];
-    if (typeof output === 'string') {
+    const output = single(args['output'], '--output');
+    if (output !== undefined) {
       try {
         writeFileSync(output, text);
       } catch (e) {

@@ -17,15 +17,14 @@
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
-import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
+import { ptySupport, startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { ManualClock } from '../../firmware-sim/clocks.ts';
 import { CryptoRng } from '../../firmware-sim/host/system.ts';
 import type { Rng as SimRng } from '../../firmware-sim/ports.ts';
 import { SeededRng } from '../../firmware-sim/seeded-rng.ts';
+import { createVerifierClient } from '../../conformance/verifier-client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
 import { Journal } from '../../provisioner/journal/index.ts';
 import { runPipeline } from '../../provisioner/pipeline.ts';
@@ -33,19 +32,44 @@ import { createProgress, type BatchReport } from '../../provisioner/progress.ts'
 import { createHttpRegistrar } from '../../provisioner/registrar.ts';
 import { wipeSeeds } from '../../provisioner/seed.ts';
 import { generateSeeds, nodeRng, type Rng as SeedRng } from '../../provisioner/sources/generate.ts';
-import { clientSessionFactory, targetsFromDescriptors } from '../../provisioner/targets.ts';
+import { clientSessionFactory, targetsFromDescriptors, type TargetDescriptor } from '../../provisioner/targets.ts';
 import { createApiKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp, type RunningApp } from '../../verifier/app.ts';
-import { UsageError } from '../errors.ts';
+import { integer, optionalInteger, single } from '../flags.ts';
+import { openapiText } from '../package-files.ts';
 
+/** The flags as yargs hands them over. */
 interface Args {
-  seed?: number;
+  seed?: string;
   keep?: boolean;
+  dir?: string;
+  hotp: string;
+  totp: string;
+  port: string;
+  json?: boolean;
+}
+
+/** What a demo run is told: the flags, parsed. */
+interface DemoOptions {
+  seed?: number;
+  keep: boolean;
   dir?: string;
   hotp: number;
   totp: number;
   port: number;
-  json?: boolean;
+}
+
+function optionsOf(a: Args): DemoOptions {
+  const seed = optionalInteger(a.seed, '--seed', { min: 0, max: 0xffffffff });
+  const dir = single(a.dir, '--dir');
+  return {
+    ...(seed !== undefined ? { seed } : {}),
+    keep: a.keep === true,
+    ...(dir !== undefined ? { dir } : {}),
+    hotp: integer(a.hotp, '--hotp', { min: 3, max: 64 }),
+    totp: integer(a.totp, '--totp', { min: 3, max: 64 }),
+    port: integer(a.port, '--port', { min: 0, max: 65535 }),
+  };
 }
 
 /** One expectation of the demo: what was done, what the verifier answered, whether that is what it should. */
@@ -68,31 +92,14 @@ interface VerifyAnswer {
   [k: string]: unknown;
 }
 
-class Api {
-  readonly url: string;
-  readonly key: string;
-
-  constructor(url: string, key: string) {
-    this.url = url;
-    this.key = key;
-  }
-
-  async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
-  }
-
-  async verify(serial: string, code: string): Promise<VerifyAnswer> {
-    return (await this.call('POST', '/v1/verify', { serial, code })).json as VerifyAnswer;
-  }
-
-  async token(serial: string): Promise<Record<string, unknown>> {
-    return (await this.call('GET', `/v1/tokens/${encodeURIComponent(serial)}`)).json['token'] as Record<string, unknown>;
-  }
+/** The verifier calls the users' side of the demo makes (registration goes through the provisioner's registrar). */
+function usersApi(url: string, apiKey: string) {
+  const client = createVerifierClient({ url, apiKey, timeoutMs: 30_000 });
+  return {
+    call: client.call,
+    verify: async (serial: string, code: string): Promise<VerifyAnswer> => (await client.call('POST', '/v1/verify', { serial, code })).json as VerifyAnswer,
+    token: async (serial: string): Promise<Record<string, unknown>> => (await client.call('GET', `/v1/tokens/${encodeURIComponent(serial)}`)).json['token'] as Record<string, unknown>,
+  };
 }
 
 /** Seed bytes for generateSeeds from the simulator's seeded generator (reproducible) or the CSPRNG. */
@@ -104,11 +111,6 @@ function seedRngOf(seed: number | undefined): SeedRng {
     r.fill(out);
     return out;
   };
-}
-
-function openapiText(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return readFileSync(join(here, '..', '..', 'docs', 'openapi.json'), 'utf8');
 }
 
 async function provisionBatch(o: {
@@ -130,7 +132,7 @@ async function provisionBatch(o: {
   try {
     const session = clientSessionFactory({ trustAnchors: [TEST_ATTESTATION_PUBLIC_KEY], timeoutMs: 5000, retries: 2 });
     const targets = targetsFromDescriptors(
-      o.sim.tokens.map((t) => ({ kind: 'port' as const, path: t.path! })),
+      o.sim.tokens.map((t): TargetDescriptor => (t.path !== undefined ? { kind: 'port', path: t.path } : { kind: 'tcp', hostPort: `127.0.0.1:${t.port!}` })),
       session,
       { connectTimeoutMs: 5000 },
     );
@@ -149,7 +151,7 @@ async function provisionBatch(o: {
   }
 }
 
-export async function runDemo(a: Args, say: (line: string) => void): Promise<{ checks: Check[]; failed: number; close: () => Promise<void>; endpoints: Record<string, unknown> }> {
+export async function runDemo(a: DemoOptions, say: (line: string) => void): Promise<{ checks: Check[]; failed: number; close: () => Promise<void>; endpoints: Record<string, unknown> }> {
   const started = Date.now();
   const dir = a.dir ? resolve(a.dir) : mkdtempSync(join(tmpdir(), 'tokenforge-demo-'));
   mkdirSync(dir, { recursive: true });
@@ -183,17 +185,20 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
     });
     closers.push(() => app.close());
     const admin = await createApiKey(app.store, 'admin', 'demo', clock.nowMs());
-    const api = new Api(app.url, admin.key);
+    const api = usersApi(app.url, admin.key);
     say(`\n[1/5] verifier    ${app.url}  (SQLite ${join(dir, 'verifier.sqlite')}, master key ${join(dir, 'master.key')} mode 0600)`);
 
     // 2. The tokens, on pseudo-terminals.
-    const common = { link: 'pty' as const, testMode: true, clock, rng: simRng };
+    // Where this machine has no PTY (no socat, and node-pty, an optional dependency, not built), TCP loopback.
+    const link = ptySupport() !== null ? ('pty' as const) : ('tcp' as const);
+    if (link === 'tcp') say('                  (no pseudo-terminal support here: install socat, or python3, make and g++ for node-pty; tokens on TCP loopback instead)');
+    const common = { link, ...(link === 'tcp' ? { tcpPort: 0 } : {}), testMode: true, clock, rng: simRng };
     const hotpSim = await startSimulator({ ...common, count: a.hotp, profile: 'hotp-fob', stateDir: join(dir, 'tokens-hotp') });
     closers.push(() => hotpSim.close());
     const totpSim = await startSimulator({ ...common, count: a.totp, profile: 'totp-60s-fob', stateDir: join(dir, 'tokens-totp') });
     closers.push(() => totpSim.close());
-    say(`[2/5] tokens      ${a.hotp} × hotp-fob on ${hotpSim.tokens.map((t) => t.path).join(' ')}`);
-    say(`                  ${a.totp} × totp-60s-fob on ${totpSim.tokens.map((t) => t.path).join(' ')}`);
+    say(`[2/5] tokens      ${a.hotp} × hotp-fob on ${hotpSim.tokens.map((t) => t.path ?? `tcp://127.0.0.1:${t.port}`).join(' ')}`);
+    say(`                  ${a.totp} × totp-60s-fob on ${totpSim.tokens.map((t) => t.path ?? `tcp://127.0.0.1:${t.port}`).join(' ')}`);
 
     // 3. Provisioning through the serial path, journaled, registered.
     for (const [name, sim, type, periodSec] of [
@@ -304,16 +309,12 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
 }
 
 async function handler(a: Args): Promise<void> {
-  for (const [name, v, max] of [['--hotp', a.hotp, 64], ['--totp', a.totp, 64]] as const) {
-    if (!Number.isInteger(v) || v < 3 || v > max) throw new UsageError(`${name}: ${String(v)} must be a whole number in 3..${max}`);
-  }
-  if (a.seed !== undefined && (!Number.isInteger(a.seed) || a.seed < 0 || a.seed > 0xffffffff)) throw new UsageError('--seed: must be a whole number in 0..4294967295');
-  if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) throw new UsageError('--port: must be 0..65535 (0 picks a free port)');
+  const options = optionsOf(a);
   const lines: string[] = [];
   const say = a.json ? (l: string) => void lines.push(l) : (l: string) => void process.stdout.write(l + '\n');
-  const demo = await runDemo(a, say);
-  if (a.json) process.stdout.write(JSON.stringify({ checks: demo.checks, failed: demo.failed, endpoints: a.keep ? demo.endpoints : undefined }) + '\n');
-  if (a.keep) {
+  const demo = await runDemo(options, say);
+  if (a.json) process.stdout.write(JSON.stringify({ checks: demo.checks, failed: demo.failed, endpoints: options.keep ? demo.endpoints : undefined }) + '\n');
+  if (options.keep) {
     const e = demo.endpoints;
     process.stdout.write(
       `\nStill running (Ctrl-C to stop):\n  verifier  ${String(e['verifier'])}\n  API key   ${String(e['adminApiKey'])}  (admin; demo only)\n` +
@@ -333,12 +334,12 @@ export const demoCommand: CommandModule<object, Args> = {
   describe: 'Run the whole job end to end on the embedded defaults: verifier (SQLite), emulated tokens on PTYs, provisioning, users',
   builder: (y: Argv) =>
     y
-      .option('seed', { type: 'number', describe: 'Make the run reproducible: same serials, seeds and codes (virtual time always starts at 2030-01-01)' })
+      .option('seed', { type: 'string', describe: 'Make the run reproducible: same serials, seeds and codes (virtual time always starts at 2030-01-01)' })
       .option('keep', { type: 'boolean', describe: 'Leave the verifier and the tokens running after the demo (Ctrl-C stops them)' })
       .option('dir', { type: 'string', describe: 'Work directory for the verifier database, master key, journals and token state (default: a temporary one, removed at the end)' })
-      .option('hotp', { type: 'number', default: 3, describe: 'Number of hotp-fob tokens (3..64)' })
-      .option('totp', { type: 'number', default: 3, describe: 'Number of totp-60s-fob tokens (3..64)' })
-      .option('port', { type: 'number', default: 0, describe: 'Verifier port (0 picks a free one)' })
+      .option('hotp', { type: 'string', default: '3', describe: 'Number of hotp-fob tokens (3..64)' })
+      .option('totp', { type: 'string', default: '3', describe: 'Number of totp-60s-fob tokens (3..64)' })
+      .option('port', { type: 'string', default: '0', describe: 'Verifier port (0 picks a free one)' })
       .option('json', { type: 'boolean', describe: 'Print one JSON object with every check instead of the narrative' })
       .example('$0 demo', 'The five-minute tour (what npm start runs)')
       .example('$0 demo --seed 7', 'A reproducible run')

@@ -6,7 +6,7 @@
  * does not answer, answers with something that is not a token, or a token that refuses, exits 1.
  */
 import type { Argv, CommandModule } from 'yargs';
-import { bytesToHex, hexToBytes } from '../../otp/hex.ts';
+import { bytesToHex } from '../../otp/hex.ts';
 import { TokenClient } from '../../protocol/client.ts';
 import { ProtocolError } from '../../protocol/errors.ts';
 import type { DeviceInfo } from '../../protocol/messages.ts';
@@ -15,6 +15,8 @@ import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key
 import { openTransport } from '../../protocol/links/open.ts';
 import { verifyAttestation } from '../../protocol/wrap.ts';
 import { UsageError } from '../errors.ts';
+import { optionalInteger, single } from '../flags.ts';
+import { trustAnchors } from '../key-flags.ts';
 
 interface Args {
   port?: string;
@@ -26,35 +28,18 @@ interface Args {
 }
 
 function portOf(args: Args): string {
-  const port = args.port;
+  const port = single(args.port, '--port');
   if (typeof port !== 'string' || port === '') throw new UsageError('--port: required; give a serial device path (/dev/ttyACM0) or tcp://HOST:PORT');
   return port;
 }
 
-function intArg(text: string | undefined, name: string, min: number, max: number, dflt: number): number {
-  if (text === undefined) return dflt;
-  if (!/^[0-9]{1,7}$/.test(text) || Number(text) < min || Number(text) > max) throw new UsageError(`${name}: "${text.slice(0, 20)}" must be a whole number in ${min}..${max}`);
-  return Number(text);
-}
-
 function anchorsOf(args: Args): Uint8Array[] {
-  const list = args['trust-anchor'] === undefined ? [] : Array.isArray(args['trust-anchor']) ? args['trust-anchor'] : [args['trust-anchor']];
-  const anchors = list.map((h) => {
-    try {
-      const b = hexToBytes(h, '--trust-anchor');
-      if (b.length !== 65) throw new Error('length');
-      return b;
-    } catch {
-      throw new UsageError(`--trust-anchor: must be an uncompressed P-256 public key, 130 hex digits starting with 04`);
-    }
-  });
-  if (args['trust-test-attestation']) anchors.push(TEST_ATTESTATION_PUBLIC_KEY);
-  return anchors;
+  return trustAnchors(args['trust-anchor'], args['trust-test-attestation'] === true);
 }
 
 async function withClient<T>(args: Args, f: (c: TokenClient) => Promise<T>): Promise<T> {
   const port = portOf(args);
-  const timeoutMs = intArg(args['timeout-ms'], '--timeout-ms', 50, 600_000, 2000);
+  const timeoutMs = optionalInteger(args['timeout-ms'], '--timeout-ms', { min: 50, max: 600_000 }) ?? 2000;
   let transport;
   try {
     transport = await openTransport(port, { connectTimeoutMs: timeoutMs });
@@ -130,7 +115,7 @@ const pingCommand: CommandModule<Args, Args> = {
   builder: (y) => common(y).option('size', { type: 'string', default: '64', describe: `Payload bytes, 0..${MAX_MESSAGE_SIZE}`, requiresArg: true }) as Argv<Args>,
   handler: async (args) =>
     withClient(args, async (c) => {
-      const size = intArg(args.size, '--size', 0, MAX_MESSAGE_SIZE, 64);
+      const size = optionalInteger(args.size, '--size', { min: 0, max: MAX_MESSAGE_SIZE }) ?? 64;
       const data = new Uint8Array(size).map((_, i) => (i * 31 + 7) & 0xff);
       const t0 = performance.now();
       await c.ping(data);

@@ -11,57 +11,16 @@ import { bytesToHex, hexToBytes } from '../../otp/hex.ts';
 import { createHotpEngine } from '../../otp/engine.ts';
 import { TokenforgeError } from '../../otp/errors.ts';
 import { ocra, ocraClientResponse, ocraServerResponse, ocraSignature, parseOcraSuite, type OcraInput } from '../../otp/ocra.ts';
-import { checkDigits, MAX_COUNTER, parseHashAlgorithm, type HashAlgorithm } from '../../otp/params.ts';
+import { MAX_COUNTER } from '../../otp/params.ts';
 import { totpStep } from '../../otp/totp.ts';
 import { formatOtpauthUri, parseOtpauthUri, type OtpauthKey } from '../../otp/uri.ts';
 import { UsageError } from '../errors.ts';
-import { single } from '../args.ts';
+import { bigInteger, digits as parseDigits, hashAlgorithm, list, optionalBigInteger, single } from '../flags.ts';
 import { readIndirect, readKey, type KeyArgs } from '../key-input.ts';
 import { writeCodeRanges } from '../code-output.ts';
 
-// ---- argument parsing: exact integers, one-line errors naming the flag ----
-
-/** A non-negative integer (decimal, or hex with 0x) in 0..max, as a bigint. */
-export function parseUint(text: unknown, name: string, max: bigint, allowHex = false): bigint {
-  const s = String(text);
-  const ok = allowHex ? /^(?:[0-9]+|0[xX][0-9a-fA-F]+)$/ : /^[0-9]+$/;
-  if (typeof text === 'boolean' || !ok.test(s) || s.length > 40) {
-    const forms = allowHex ? 'a whole number (decimal, or hex with 0x)' : 'a whole number';
-    throw new UsageError(`${name}: "${s.slice(0, 24)}" is not a non-negative integer; give ${forms} in 0..${max}`);
-  }
-  const v = BigInt(s);
-  if (v > max) throw new UsageError(`${name}: ${s} is larger than ${max}; give a value in 0..${max}`);
-  return v;
-}
-
-function parseDigitsArg(text: unknown, name = '--digits'): number {
-  const s = String(text);
-  if (!/^[0-9]{1,2}$/.test(s)) throw new UsageError(`${name}: "${s.slice(0, 24)}" is not an integer; give 6..10`);
-  const d = Number(s);
-  try {
-    checkDigits(d);
-  } catch {
-    throw new UsageError(`${name}: ${d} is outside 6..10; give 6, 7, 8, 9 or 10`);
-  }
-  return d;
-}
-
-function parseAlgorithmArg(text: unknown): HashAlgorithm {
-  try {
-    return parseHashAlgorithm(String(text));
-  } catch {
-    throw new UsageError(`--algorithm: "${String(text).slice(0, 24)}" is not sha1, sha256 or sha512`);
-  }
-}
-
 const MAX_WINDOW = 10_000_000n;
 const MAX_TIME = (1n << 63n) - 1n;
-
-
-function list(v: unknown): string[] {
-  if (v === undefined) return [];
-  return Array.isArray(v) ? v.map(String) : [String(v)];
-}
 
 /** Rewraps an otp/ input error so that it names the CLI flag. */
 function asUsage<T>(name: string, f: () => T): T {
@@ -104,10 +63,9 @@ function timeOptions<T>(y: Argv<T>): Argv<T> {
 /** Time steps for `--time` (each value when it repeats; now when absent). */
 function readTimeSteps(args: Args): bigint[] {
   const times = list(args['time']);
-  const period = parseUint(single(args['period'], '--period'), '--period', 1_000_000_000n);
-  if (period === 0n) throw new UsageError('--period: must be at least 1 second (default 30)');
-  const t0 = parseUint(single(args['t0'], '--t0'), '--t0', MAX_TIME);
-  const values = times.length === 0 ? [BigInt(Math.floor(Date.now() / 1000))] : times.map((t) => parseUint(t, '--time', MAX_TIME));
+  const period = bigInteger(args['period'], '--period', { min: 1n, max: 1_000_000_000n });
+  const t0 = bigInteger(args['t0'], '--t0', { max: MAX_TIME });
+  const values = times.length === 0 ? [BigInt(Math.floor(Date.now() / 1000))] : times.map((t) => bigInteger(t, '--time', { max: MAX_TIME }));
   return values.map((time) => {
     if (time < t0) throw new UsageError(`--time: ${time} is before --t0 ${t0}; give a later time or an earlier t0`);
     return totpStep(time, period, t0);
@@ -120,8 +78,8 @@ function readTimeStep(args: Args): bigint {
 }
 
 function withEngine<T>(args: Args, f: (engine: ReturnType<typeof createHotpEngine>) => T): T {
-  const digits = parseDigitsArg(single(args['digits'], '--digits'));
-  const algorithm = parseAlgorithmArg(single(args['algorithm'], '--algorithm'));
+  const digits = parseDigits(args['digits']);
+  const algorithm = hashAlgorithm(args['algorithm']);
   const key = readKey(args);
   const engine = createHotpEngine(key, { algorithm, digits });
   key.fill(0);
@@ -140,7 +98,7 @@ function withEngine<T>(args: Args, f: (engine: ReturnType<typeof createHotpEngin
 
 /** Streams the codes of W+1 counters from each start (batch engine, bounded memory; cli/code-output.ts). */
 function printRanges(args: Args, starts: bigint[], startName: string): Promise<void> {
-  const window = parseUint(single(args['window'], '--window'), '--window', MAX_WINDOW);
+  const window = bigInteger(args['window'], '--window', { max: MAX_WINDOW });
   for (const start of starts) {
     if (start + window > MAX_COUNTER) throw new UsageError(`--window: ${startName} + window passes 2^64-1; give a smaller window`);
   }
@@ -160,7 +118,7 @@ const hotpCommand: CommandModule<object, Args> = {
       .example('$0 otp hotp --key-base32 GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ -c 5 -d 8', 'An 8-digit code from a base32 key')
       .example('$0 otp hotp --key @seed.hex --algorithm sha256', 'Read the hex key from a file (kept out of the process list)') as Argv<Args>,
   handler: (args) => {
-    const counter = parseUint(single(args['counter'], '--counter'), '--counter', MAX_COUNTER);
+    const counter = bigInteger(args['counter'], '--counter', { max: MAX_COUNTER });
     return printRanges(args, [counter], '--counter');
   },
 };
@@ -192,11 +150,11 @@ const verifyCommand: CommandModule<object, Args> = {
       .example('$0 otp verify --type totp --key-base32 JBSWY3DPEHPK3PXP --code 123456 --window 1', 'Accepts the previous, current or next step') as Argv<Args>,
   handler: (args) => {
     const codeText = String(single(args['code'], '--code'));
-    const digits = parseDigitsArg(single(args['digits'], '--digits'));
+    const digits = parseDigits(args['digits']);
     if (!/^[0-9]+$/.test(codeText) || codeText.length !== digits) {
       throw new UsageError(`--code: must be exactly ${digits} decimal digits (--digits ${digits}); check the code or set --digits`);
     }
-    const window = parseUint(single(args['window'], '--window'), '--window', MAX_WINDOW);
+    const window = bigInteger(args['window'], '--window', { max: MAX_WINDOW });
     let start: bigint;
     let span: bigint;
     let what: string;
@@ -208,7 +166,7 @@ const verifyCommand: CommandModule<object, Args> = {
       what = `time steps ${start}..${start + span - 1n}`;
     } else {
       if (args['time'] !== undefined) throw new UsageError('--time: applies to --type totp; add --type totp or drop --time');
-      start = parseUint(single(args['counter'], '--counter') ?? '0', '--counter', MAX_COUNTER);
+      start = optionalBigInteger(args['counter'], '--counter', { max: MAX_COUNTER }) ?? 0n;
       span = window + 1n;
       what = `counters ${start}..${start + window > MAX_COUNTER ? MAX_COUNTER : start + window}`;
     }
@@ -251,7 +209,7 @@ const ocraCommand: CommandModule<object, Args> = {
     const questions = list(args['question']);
     const clientChallenges = list(args['client-challenge']);
     const serverChallenges = list(args['server-challenge']);
-    const counters = list(args['counter']).map((c) => parseUint(c, '--counter', MAX_COUNTER));
+    const counters = list(args['counter']).map((c) => bigInteger(c, '--counter', { max: MAX_COUNTER }));
     if (mutual) {
       if (questions.length > 0) throw new UsageError(`--question: mode ${mode} takes --client-challenge and --server-challenge instead`);
       if (clientChallenges.length === 0 || serverChallenges.length === 0) throw new UsageError(`mode ${mode} needs both --client-challenge and --server-challenge`);
@@ -276,10 +234,10 @@ const ocraCommand: CommandModule<object, Args> = {
     if (pinHash !== undefined) base.pinHash = asUsage('--pin-hash', () => hexToBytes(pinHash, 'hex'));
     const session = single(args['session'], '--session');
     if (session !== undefined) base.session = asUsage('--session', () => hexToBytes(session, 'hex'));
-    const ts = single(args['timestamp'], '--timestamp');
-    if (ts !== undefined) base.timestamp = parseUint(ts, '--timestamp', MAX_COUNTER, true);
-    const time = single(args['time'], '--time');
-    if (time !== undefined) base.timeSec = parseUint(time, '--time', MAX_TIME);
+    const ts = optionalBigInteger(args['timestamp'], '--timestamp', { max: MAX_COUNTER, hex: true });
+    if (ts !== undefined) base.timestamp = ts;
+    const time = optionalBigInteger(args['time'], '--time', { max: MAX_TIME });
+    if (time !== undefined) base.timeSec = time;
 
     const key = readKey(args);
     try {
@@ -352,16 +310,12 @@ const uriFormatCommand: CommandModule<object, Args> = {
       type,
       account,
       secret,
-      algorithm: parseAlgorithmArg(single(args['algorithm'], '--algorithm')),
-      digits: parseDigitsArg(single(args['digits'], '--digits')),
+      algorithm: hashAlgorithm(args['algorithm']),
+      digits: parseDigits(args['digits']),
     };
     if (issuer !== undefined) key.issuer = issuer;
-    if (type === 'hotp') key.counter = parseUint(single(args['counter'], '--counter'), '--counter', MAX_COUNTER);
-    else {
-      const period = parseUint(single(args['period'], '--period'), '--period', 1_000_000_000n);
-      if (period === 0n) throw new UsageError('--period: must be at least 1 second (default 30)');
-      key.periodSec = Number(period);
-    }
+    if (type === 'hotp') key.counter = bigInteger(args['counter'], '--counter', { max: MAX_COUNTER });
+    else key.periodSec = Number(bigInteger(args['period'], '--period', { min: 1n, max: 1_000_000_000n }));
     try {
       out(formatOtpauthUri(key));
     } finally {

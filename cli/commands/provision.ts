@@ -9,12 +9,9 @@
  * This file only wires real parts (files, ports, the simulator for --sim, HTTP) into provisioner/; the
  * pipeline itself never imports the simulator (it reaches it as a Transport, like hardware).
  */
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import { hexToBytes } from '../../otp/hex.ts';
 import { isOtpType } from '../../otp/otp-params.ts';
-import { parseHashAlgorithm } from '../../otp/params.ts';
-import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
+import { MAX_COUNTER } from '../../otp/params.ts';
 import { startSimulator, type Simulator } from '../../firmware-sim/host/runners.ts';
 import { EXPORT_FORMATS, exportSeeds, type ExportFormat, type ExportOptions } from '../../provisioner/exports/index.ts';
 import { ProvisionFault } from '../../provisioner/faults.ts';
@@ -22,17 +19,19 @@ import { Journal, type JournalKeyOptions } from '../../provisioner/journal/index
 import { committedSeeds, runPipeline, type Target } from '../../provisioner/pipeline.ts';
 import { createProgress, exitCodeOf, type ProgressMode } from '../../provisioner/progress.ts';
 import { createHttpRegistrar, type Registrar } from '../../provisioner/registrar.ts';
-import { ProvisionerError, wipeSeeds } from '../../provisioner/seed.ts';
+import { wipeSeeds } from '../../provisioner/seed.ts';
 import { loadSeeds, nodeRng, type GenerateProfile, type SeedSource } from '../../provisioner/sources/index.ts';
 import { clientSessionFactory, discoverPorts, parseTargetDescriptors, parseUsbId, targetsFromDescriptors, transportTarget } from '../../provisioner/targets.ts';
 import { UsageError } from '../errors.ts';
+import { digits as parseDigits, hashAlgorithm, integer, list, optionalBigInteger, optionalInteger, single } from '../flags.ts';
+import { pskcExportKeys, pskcKeys, trustAnchors } from '../key-flags.ts';
 
 interface Args {
-  generate?: number;
+  generate?: string;
   type?: string;
   algorithm?: string;
-  digits?: number;
-  period?: number;
+  digits?: string;
+  period?: string;
   counter?: string;
   'serial-prefix'?: string;
   'serial-start'?: string;
@@ -43,7 +42,7 @@ interface Args {
   csv?: string;
   port?: string[];
   tcp?: string[];
-  sim?: number;
+  sim?: string;
   profile?: string;
   discover?: boolean;
   'discover-id'?: string[];
@@ -60,8 +59,8 @@ interface Args {
   'admin-pin'?: string;
   'trust-anchor'?: string[];
   'trust-test-attestation'?: boolean;
-  concurrency?: number;
-  'timeout-ms'?: number;
+  concurrency?: string;
+  'timeout-ms'?: string;
   json?: boolean;
 }
 
@@ -73,90 +72,38 @@ interface BatchSettings {
   source: string;
 }
 
-function single<T>(v: T | T[] | undefined, name: string): T | undefined {
-  if (Array.isArray(v)) {
-    if (v.length !== 1) throw new UsageError(`${name}: given ${v.length} times; give it once`);
-    return v[0];
-  }
-  return v;
-}
-const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
-
-function intOpt(v: number | undefined, name: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (!Number.isInteger(v) || v < min || v > max) throw new UsageError(`${name}: ${String(v)} must be a whole number in ${min}..${max}`);
-  return v;
-}
-
 function sourceOf(a: Args): SeedSource | undefined {
   const given = [a.generate !== undefined, a.pskc !== undefined, a.csv !== undefined].filter(Boolean).length;
   if (given > 1) throw new UsageError('give one seed source: --generate N, --pskc FILE or --csv FILE');
   if (given === 0) return undefined;
   if (a.generate !== undefined) {
-    const n = intOpt(single(a.generate, '--generate'), '--generate', 1, 1_000_000)!;
+    const n = integer(a.generate, '--generate', { min: 1, max: 1_000_000 });
     const profile: GenerateProfile = {};
     const type = single(a.type, '--type');
     if (type !== undefined) {
       if (!isOtpType(type) || type === 'ocra') throw new UsageError(`--type: "${type}" must be hotp or totp`);
       profile.type = type;
     }
-    const alg = single(a.algorithm, '--algorithm');
-    if (alg !== undefined) {
-      try {
-        profile.algorithm = parseHashAlgorithm(alg);
-      } catch {
-        throw new UsageError(`--algorithm: "${alg}" is not sha1, sha256 or sha512`);
-      }
-    }
-    const digits = intOpt(single(a.digits, '--digits'), '--digits', 6, 10);
-    if (digits !== undefined) profile.digits = digits;
-    const period = intOpt(single(a.period, '--period'), '--period', 1, 86_400);
+    if (a.algorithm !== undefined) profile.algorithm = hashAlgorithm(a.algorithm);
+    if (a.digits !== undefined) profile.digits = parseDigits(a.digits);
+    const period = optionalInteger(a.period, '--period', { min: 1, max: 86_400 });
     if (period !== undefined) profile.periodSec = period;
-    const counter = single(a.counter, '--counter');
-    if (counter !== undefined) {
-      if (!/^[0-9]{1,20}$/.test(String(counter))) throw new UsageError('--counter: must be a whole number');
-      profile.counter = BigInt(counter);
-    }
+    const counter = optionalBigInteger(a.counter, '--counter', { max: MAX_COUNTER });
+    if (counter !== undefined) profile.counter = counter;
     const prefix = single(a['serial-prefix'], '--serial-prefix');
     if (prefix !== undefined) profile.serialPrefix = prefix;
-    const start = single(a['serial-start'], '--serial-start');
-    if (start !== undefined) {
-      if (!/^[0-9]{1,18}$/.test(String(start))) throw new UsageError('--serial-start: must be a whole number');
-      profile.serialStart = BigInt(start);
-    }
+    const start = optionalBigInteger(a['serial-start'], '--serial-start', { max: 10n ** 18n - 1n });
+    if (start !== undefined) profile.serialStart = start;
     return { kind: 'generate', count: n, profile, rng: nodeRng };
   }
   if (a.pskc !== undefined) {
-    const s: SeedSource = { kind: 'pskc', file: single(a.pskc, '--pskc')! };
-    const psk = single(a.psk, '--psk');
-    const pw = single(a.password, '--password');
-    const pk = single(a['private-key'], '--private-key');
-    if (psk !== undefined) s.psk = psk;
-    if (pw !== undefined) s.password = pw;
-    if (pk !== undefined) {
-      try {
-        s.privateKey = readFileSync(pk, 'utf8');
-      } catch (e) {
-        throw new ProvisionerError('IO_ERROR', `--private-key: cannot read ${pk} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-      }
-    }
-    return s;
+    return { kind: 'pskc', file: single(a.pskc, '--pskc')!, ...pskcKeys(a) };
   }
   return { kind: 'csv', file: single(a.csv, '--csv')! };
 }
 
 function anchorsOf(a: Args, sim: boolean): Uint8Array[] {
-  const anchors = list(a['trust-anchor']).map((h) => {
-    let b: Uint8Array;
-    try {
-      b = hexToBytes(h, '--trust-anchor');
-    } catch {
-      throw new UsageError('--trust-anchor: must be an uncompressed P-256 public key, 130 hex digits starting with 04');
-    }
-    if (b.length !== 65 || b[0] !== 4) throw new UsageError('--trust-anchor: must be an uncompressed P-256 public key, 130 hex digits starting with 04');
-    return b;
-  });
-  if (a['trust-test-attestation'] || sim) anchors.push(TEST_ATTESTATION_PUBLIC_KEY);
+  const anchors = trustAnchors(a['trust-anchor'], a['trust-test-attestation'] === true || sim);
   if (anchors.length === 0) {
     throw new UsageError('no attestation trust anchor: give the factory key with --trust-anchor HEX, or --trust-test-attestation for simulated tokens (their published TEST key)');
   }
@@ -179,14 +126,14 @@ async function handler(a: Args): Promise<void> {
     keyOpts = { kind: 'passphrase', passphrase: p };
   }
 
-  const simCount = intOpt(single(a.sim, '--sim'), '--sim', 1, 100_000);
+  const simCount = optionalInteger(a.sim, '--sim', { min: 1, max: 100_000 });
   const trustAnchors = anchorsOf(a, simCount !== undefined);
   const adminPin = single(a['admin-pin'], '--admin-pin') ?? process.env['TOKENFORGE_ADMIN_PIN'];
   if (!adminPin) throw new UsageError('--admin-pin: required (or set TOKENFORGE_ADMIN_PIN); a factory token takes it as its new admin PIN');
   const pinBytes = Buffer.byteLength(adminPin, 'utf8');
   if (pinBytes < 4 || pinBytes > 64) throw new UsageError(`--admin-pin: must be 4..64 bytes (UTF-8), not ${pinBytes}`);
-  const timeoutMs = intOpt(single(a['timeout-ms'], '--timeout-ms'), '--timeout-ms', 50, 600_000) ?? 3000;
-  const concurrency = intOpt(single(a.concurrency, '--concurrency'), '--concurrency', 1, 1024);
+  const timeoutMs = optionalInteger(a['timeout-ms'], '--timeout-ms', { min: 50, max: 600_000 }) ?? 3000;
+  const concurrency = optionalInteger(a.concurrency, '--concurrency', { min: 1, max: 1024 });
 
   // Export settings: file and format live in the journal; the PSKC key or password must be given each run.
   const exportFile = single(a.export, '--export');
@@ -236,12 +183,9 @@ async function handler(a: Args): Promise<void> {
     const exp = settings.export ?? (exportFile !== undefined && exportFormat !== undefined ? { file: exportFile, format: exportFormat as ExportFormat } : undefined);
     if (exp) {
       exportOpts = { format: exp.format, file: exp.file, overwrite: true };
-      const epsk = single(a['export-psk'], '--export-psk');
-      const epw = single(a['export-password'], '--export-password');
-      if (epsk !== undefined) exportOpts.psk = epsk;
-      if (epw !== undefined) exportOpts.password = epw;
-      if (a['export-plain']) exportOpts.allowPlain = true;
-      if (exp.format === 'pskc' && [epsk, epw, a['export-plain'] ? true : undefined].filter((x) => x !== undefined).length !== 1) {
+      const exportKeys = pskcExportKeys(a);
+      Object.assign(exportOpts, exportKeys);
+      if (exp.format === 'pskc' && [exportKeys.psk, exportKeys.password, exportKeys.allowPlain].filter((x) => x !== undefined).length !== 1) {
         throw new UsageError('--format pskc: give exactly one of --export-psk HEX or --export-password P (each run, also with --resume)');
       }
     }
@@ -307,11 +251,11 @@ export const provisionCommand: CommandModule<object, Args> = {
           'Exit status 0 only when every token succeeded.',
       )
       .group(['generate', 'type', 'algorithm', 'digits', 'period', 'counter', 'serial-prefix', 'serial-start', 'pskc', 'psk', 'password', 'private-key', 'csv'], 'Seed source:')
-      .option('generate', { type: 'number', describe: 'Generate N fresh seeds (CSPRNG; 20/32/64 bytes for SHA1/256/512)' })
+      .option('generate', { type: 'string', describe: 'Generate N fresh seeds (CSPRNG; 20/32/64 bytes for SHA1/256/512)' })
       .option('type', { type: 'string', describe: '--generate: hotp or totp (default hotp)' })
       .option('algorithm', { type: 'string', describe: '--generate: sha1, sha256 or sha512 (default sha1)' })
-      .option('digits', { type: 'number', describe: '--generate: code length 6..10 (default 6)' })
-      .option('period', { type: 'number', describe: '--generate: TOTP step in seconds (default 30)' })
+      .option('digits', { type: 'string', describe: '--generate: code length 6..10 (default 6)' })
+      .option('period', { type: 'string', describe: '--generate: TOTP step in seconds (default 30)' })
       .option('counter', { type: 'string', describe: '--generate: initial HOTP counter (default 0)' })
       .option('serial-prefix', { type: 'string', describe: '--generate: source serial prefix (default TF)' })
       .option('serial-start', { type: 'string', describe: '--generate: sequential source serials from this number (default random)' })
@@ -325,13 +269,13 @@ export const provisionCommand: CommandModule<object, Args> = {
       .option('tcp', { type: 'string', array: true, describe: 'HOST:PORT of a token served over TCP (repeatable)' })
       .option('discover', { type: 'boolean', describe: 'Add every serial port whose USB VID:PID is a tokenforge token (serialport list)' })
       .option('discover-id', { type: 'string', array: true, describe: 'VID:PID in hex to look for with --discover (default 1209:7f00; repeatable)' })
-      .option('sim', { type: 'number', describe: 'Provision N in-process simulated tokens (test mode; trusts the TEST attestation key)' })
+      .option('sim', { type: 'string', describe: 'Provision N in-process simulated tokens (test mode; trusts the TEST attestation key)' })
       .option('profile', { type: 'string', describe: '--sim: device profile (hotp-fob, totp-60s-fob, multi-slot-key; default hotp-fob)' })
       .option('trust-anchor', { type: 'string', array: true, describe: 'Factory attestation public key (130 hex digits, 04...); tokens not attested by one are refused' })
       .option('trust-test-attestation', { type: 'boolean', describe: 'Trust the published TEST attestation key (simulated tokens only)' })
       .option('admin-pin', { type: 'string', describe: 'Admin PIN (env TOKENFORGE_ADMIN_PIN); a factory token takes it as its PIN' })
-      .option('concurrency', { type: 'number', describe: 'Tokens provisioned at once (default: one worker per target)' })
-      .option('timeout-ms', { type: 'number', describe: 'Per-answer timeout talking to a token (default 3000)' })
+      .option('concurrency', { type: 'string', describe: 'Tokens provisioned at once (default: one worker per target)' })
+      .option('timeout-ms', { type: 'string', describe: 'Per-answer timeout talking to a token (default 3000)' })
       .group(['verifier', 'api-key', 'export', 'format', 'export-psk', 'export-password', 'export-plain'], 'Registration and export:')
       .option('verifier', { type: 'string', describe: 'Verifier base URL, e.g. http://127.0.0.1:8470 (kept in the journal for --resume)' })
       .option('api-key', { type: 'string', describe: 'Verifier admin API key (env TOKENFORGE_API_KEY); needed again with --resume' })

@@ -7,21 +7,23 @@
  *
  * Input problems (bad files, wrong keys, bad MACs) exit 2; file-system problems exit 1.
  */
-import { readFileSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import { describeSeed, ProvisionerError, wipeSeeds, type SeedRecord } from '../../provisioner/seed.ts';
 import { readSourceFile, loadSeeds, DEFAULT_MAX_FILE_BYTES } from '../../provisioner/sources/index.ts';
 import { decryptPskc, keyKind, parsePskc, type PskcKeys, type PskcKey, type PskcContainer } from '../../provisioner/sources/pskc/parse.ts';
 import { diagnosePskc, type Finding } from '../../provisioner/sources/pskc/doctor.ts';
+import { MAX_PBKDF2_ITERATIONS } from '../../provisioner/sources/pskc/crypto.ts';
+import { MAX_PERIOD_SEC } from '../../otp/otp-params.ts';
 import { EXPORT_FORMATS, exportSeeds, type ExportFormat } from '../../provisioner/exports/index.ts';
 import { UsageError } from '../errors.ts';
-import { single } from '../args.ts';
+import { optionalInteger } from '../flags.ts';
+import { pskcExportKeys, pskcKeys } from '../key-flags.ts';
 
 interface KeyFlags {
   psk?: string;
   password?: string;
   'private-key'?: string;
-  'max-bytes'?: number;
+  'max-bytes'?: string;
   'allow-missing-mac'?: boolean;
 }
 
@@ -37,28 +39,16 @@ async function asInput<T>(f: () => Promise<T> | T): Promise<T> {
 }
 
 function keysFrom(argv: KeyFlags): PskcKeys {
-  const keys: PskcKeys = {};
-  const psk = single(argv.psk, '--psk');
-  const password = single(argv.password, '--password');
-  const pk = single(argv['private-key'], '--private-key');
-  if (psk !== undefined) keys.psk = psk;
-  if (password !== undefined) keys.password = password;
-  if (pk !== undefined) {
-    try {
-      keys.privateKey = readFileSync(pk, 'utf8');
-    } catch (e) {
-      throw new ProvisionerError('IO_ERROR', `--private-key: cannot read ${pk} (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
-    }
-  }
+  const keys: PskcKeys = pskcKeys(argv);
   if (argv['allow-missing-mac']) keys.allowMissingMac = true;
   return keys;
 }
 
+/** --max-bytes may raise the 64 MiB default up to 1 GiB (a file is parsed as one string in memory). */
+const MAX_BYTES_LIMIT = 2 ** 30;
+
 function maxBytes(argv: KeyFlags): number {
-  const m = argv['max-bytes'];
-  if (m === undefined) return DEFAULT_MAX_FILE_BYTES;
-  if (!Number.isInteger(m) || m < 1) throw new UsageError(`--max-bytes: "${String(m)}" must be a positive integer`);
-  return m;
+  return optionalInteger(argv['max-bytes'], '--max-bytes', { min: 1, max: MAX_BYTES_LIMIT }) ?? DEFAULT_MAX_FILE_BYTES;
 }
 
 const keyOptions = (y: Argv): Argv =>
@@ -66,7 +56,7 @@ const keyOptions = (y: Argv): Argv =>
     .option('psk', { type: 'string', describe: 'pre-shared key in hex (AES-128: 32 hex digits) for files encrypted with a pre-shared key' })
     .option('password', { type: 'string', describe: 'password for PBKDF2-encrypted files (note: command-line arguments are visible to other local users in ps)' })
     .option('private-key', { type: 'string', describe: 'PEM file with the RSA private key for files encrypted to a certificate (RSA-1_5 / RSA-OAEP)' })
-    .option('max-bytes', { type: 'number', describe: `refuse files bigger than this (default ${DEFAULT_MAX_FILE_BYTES} = 64 MiB)` })
+    .option('max-bytes', { type: 'string', describe: `refuse files bigger than this (default ${DEFAULT_MAX_FILE_BYTES} = 64 MiB)` })
     .option('allow-missing-mac', { type: 'boolean', describe: 'accept CBC-encrypted values without a ValueMAC (unsafe: tampering goes unnoticed)' });
 
 function encryptionWords(c: PskcContainer): string {
@@ -182,11 +172,10 @@ function printFindings(file: string, findings: Finding[]): void {
   process.stdout.write(`${file}: ${counts.error} error(s), ${counts.warning} warning(s), ${counts.info} note(s)${counts.error === 0 && counts.warning === 0 ? ' - looks good' : ''}\n`);
 }
 
-async function doctor(argv: KeyFlags & { file: string; json?: boolean; 'expected-period'?: number }): Promise<void> {
+async function doctor(argv: KeyFlags & { file: string; json?: boolean; 'expected-period'?: string }): Promise<void> {
   const keys = keysFrom(argv);
   const text = await asInput(() => readSourceFile(argv.file, maxBytes(argv)));
-  const period = argv['expected-period'];
-  if (period !== undefined && (!Number.isInteger(period) || period < 1)) throw new UsageError('--expected-period: must be a positive number of seconds');
+  const period = optionalInteger(argv['expected-period'], '--expected-period', { min: 1, max: MAX_PERIOD_SEC });
   const findings = diagnosePskc(text, { keys, now: new Date(), expectedPeriodSec: period ?? 30, limits: { maxBytes: maxBytes(argv) } });
   if (argv.json) process.stdout.write(`${JSON.stringify({ file: argv.file, findings }, null, 2)}\n`);
   else printFindings(argv.file, findings);
@@ -202,7 +191,7 @@ async function convert(
     'export-psk'?: string;
     'export-password'?: string;
     'export-plain'?: boolean;
-    'pbkdf2-iterations'?: number;
+    'pbkdf2-iterations'?: string;
     overwrite?: boolean;
     json?: boolean;
   },
@@ -218,13 +207,11 @@ async function convert(
         : loadSeeds({ kind: 'pskc', file: argv.input, maxBytes: maxBytes(argv), ...keysFrom(argv) }),
     );
     const opts: Parameters<typeof exportSeeds>[1] = { format: argv.format as ExportFormat, file: argv.output, overwrite: argv.overwrite === true };
-    const epsk = single(argv['export-psk'], '--export-psk');
-    const epw = single(argv['export-password'], '--export-password');
-    if (epsk !== undefined) opts.psk = epsk;
-    if (epw !== undefined) opts.password = epw;
-    if (argv['export-plain']) opts.allowPlain = true;
-    if (argv['pbkdf2-iterations'] !== undefined) opts.iterations = argv['pbkdf2-iterations'];
-    if (argv.format !== 'pskc' && (epsk !== undefined || epw !== undefined || argv['export-plain'])) {
+    const exportKeys = pskcExportKeys(argv);
+    Object.assign(opts, exportKeys);
+    const iterations = optionalInteger(argv['pbkdf2-iterations'], '--pbkdf2-iterations', { min: 1, max: MAX_PBKDF2_ITERATIONS });
+    if (iterations !== undefined) opts.iterations = iterations;
+    if (argv.format !== 'pskc' && (exportKeys.psk !== undefined || exportKeys.password !== undefined || exportKeys.allowPlain)) {
       throw new UsageError('--export-psk/--export-password/--export-plain apply to --format pskc only');
     }
     const { count } = await asInput(() => exportSeeds(records, opts));
@@ -258,7 +245,7 @@ export const pskcCommand: CommandModule<object, object> = {
           keyOptions(yy)
             .positional('file', { type: 'string', demandOption: true, describe: 'PSKC file' })
             .option('json', { type: 'boolean', describe: 'print findings as JSON' })
-            .option('expected-period', { type: 'number', describe: 'the TOTP step your verifier expects, in seconds (default 30)' })
+            .option('expected-period', { type: 'string', describe: 'the TOTP step your verifier expects, in seconds (default 30)' })
             .epilogue('Checks: unsafe XML (DOCTYPE/ENTITY), namespaces (KeyContainer, PBKDF2-params, Signature), missing MACMethod/MACKey/ValueMAC, unknown encryption/MAC/algorithm URNs, missing or odd-length or short secrets, missing serials, duplicate serials and Key Ids, ResponseFormat, TOTP step and counters on TOTP keys, validity dates; with key material also decryption and every ValueMAC.'),
         (a) => doctor(a as never),
       )
@@ -273,7 +260,7 @@ export const pskcCommand: CommandModule<object, object> = {
             .option('format', { type: 'string', choices: [...EXPORT_FORMATS], demandOption: true, describe: 'output format' })
             .option('export-psk', { type: 'string', describe: 'PSKC output: encrypt with this pre-shared key (hex, 16/24/32 bytes; AES-CBC + HMAC-SHA256 ValueMAC)' })
             .option('export-password', { type: 'string', describe: 'PSKC output: encrypt with a PBKDF2 key derived from this password' })
-            .option('pbkdf2-iterations', { type: 'number', describe: 'PSKC output with --export-password: PBKDF2 iterations (default 100000)' })
+            .option('pbkdf2-iterations', { type: 'string', describe: 'PSKC output with --export-password: PBKDF2 iterations (default 100000)' })
             .option('export-plain', { type: 'boolean', describe: 'PSKC output: write secrets UNENCRYPTED (tests and labs only)' })
             .option('overwrite', { type: 'boolean', describe: 'replace the output file if it exists' })
             .option('json', { type: 'boolean', describe: 'also print the converted records (never the secrets) as JSON' })

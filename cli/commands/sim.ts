@@ -22,6 +22,7 @@ import type { Log } from '../../firmware-sim/ports.ts';
 import { SeededRng } from '../../firmware-sim/seeded-rng.ts';
 import { loadProfile, profileNames } from '../../firmware-sim/profiles.ts';
 import { UsageError } from '../errors.ts';
+import { list, optionalInteger, optionalNumber, single } from '../flags.ts';
 
 /** SimError INVALID_* codes are the user's input: exit 2 with the same message. */
 async function asInput<T>(f: () => Promise<T> | T): Promise<T> {
@@ -33,22 +34,9 @@ async function asInput<T>(f: () => Promise<T> | T): Promise<T> {
   }
 }
 
-function intOpt(v: unknown, name: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const s = String(v);
-  if (!/^-?\d+$/.test(s) || Number(s) < min || Number(s) > max) throw new UsageError(`${name}: "${s.slice(0, 20)}" must be a whole number in ${min}..${max}`);
-  return Number(s);
-}
-
-function numOpt(v: unknown, name: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < min || n > max) throw new UsageError(`${name}: "${String(v).slice(0, 20)}" must be a number in ${min}..${max}`);
-  return n;
-}
 
 function profileOpt(v: unknown): string {
-  const name = String(v ?? 'hotp-fob');
+  const name = single(v, '--profile') ?? 'hotp-fob';
   if (!profileNames().includes(name)) throw new UsageError(`--profile: "${name.slice(0, 40)}" is not a profile; choose one of ${profileNames().join(', ')}`);
   return name;
 }
@@ -88,45 +76,45 @@ async function serve(a: ServeArgs): Promise<void> {
   if (!a.pty && a.tcp === undefined) throw new UsageError('sim serve: give --pty (a pseudo-terminal per token) or --tcp PORT');
   if (a.pty && a.tcp !== undefined) throw new UsageError('sim serve: give --pty or --tcp, not both');
   if (a.link !== undefined && !a.pty) throw new UsageError('--link: only with --pty');
-  const count = intOpt(a.count, '--count', 1, 1000) ?? 1;
+  const count = optionalInteger(a.count, '--count', { min: 1, max: 1000 }) ?? 1;
   const profile = profileOpt(a.profile);
-  const tcpPort = intOpt(a.tcp, '--tcp', 0, 65535);
+  const tcpPort = optionalInteger(a.tcp, '--tcp', { min: 0, max: 65535 });
   if (tcpPort !== undefined && tcpPort !== 0 && tcpPort + count - 1 > 65535) throw new UsageError(`--tcp: ports ${tcpPort}..${tcpPort + count - 1} run past 65535`);
-  const time = a.time ?? 'real';
+  const time = single(a.time, '--time') ?? 'real';
   if (time !== 'real' && time !== 'virtual') throw new UsageError(`--time: "${time}" must be real or virtual`);
-  const timeScale = numOpt(a['time-scale'], '--time-scale', 0.001, 1e9);
+  const timeScale = optionalNumber(a['time-scale'], '--time-scale', { min: 0.001, max: 1e9 });
   if (timeScale !== undefined && time !== 'virtual') throw new UsageError('--time-scale: only with --time virtual');
   let startMs: number | undefined;
-  if (a['start-time'] !== undefined) {
+  const s = single(a['start-time'], '--start-time');
+  if (s !== undefined) {
     if (time !== 'virtual') throw new UsageError('--start-time: only with --time virtual');
-    const s = a['start-time'];
     startMs = /^\d+$/.test(s) ? Number(s) * 1000 : Date.parse(s);
     if (!Number.isFinite(startMs)) throw new UsageError(`--start-time: "${s.slice(0, 40)}" must be Unix seconds or an ISO date`);
   }
-  const jumps = a['clock-jump'] === undefined ? [] : (Array.isArray(a['clock-jump']) ? a['clock-jump'] : [a['clock-jump']]);
+  const jumps = list(a['clock-jump']);
   const faults: Faults = await asInput(() => {
     const f: Faults = {};
-    const cut = intOpt(a['power-cut-at'], '--power-cut-at', 0, 1e9);
+    const cut = optionalInteger(a['power-cut-at'], '--power-cut-at', { min: 0, max: 1e9 });
     if (cut !== undefined) f.powerCutAtOp = cut;
     if (a.torn) {
       if (cut === undefined) throw new UsageError('--torn: only with --power-cut-at');
       f.tornWrite = true;
     }
-    const reboot = intOpt(a['reboot-after-ms'], '--reboot-after-ms', 0, 3_600_000);
+    const reboot = optionalInteger(a['reboot-after-ms'], '--reboot-after-ms', { min: 0, max: 3_600_000 });
     if (reboot !== undefined) f.rebootAfterMs = reboot;
-    const drop = numOpt(a['drop-rate'], '--drop-rate', 0, 1);
+    const drop = optionalNumber(a['drop-rate'], '--drop-rate', { min: 0, max: 1 });
     if (drop !== undefined) f.dropRate = drop;
-    const corrupt = numOpt(a['corrupt-rate'], '--corrupt-rate', 0, 1);
+    const corrupt = optionalNumber(a['corrupt-rate'], '--corrupt-rate', { min: 0, max: 1 });
     if (corrupt !== undefined) f.corruptRate = corrupt;
-    const delay = intOpt(a['delay-ms'], '--delay-ms', 0, 60_000);
+    const delay = optionalInteger(a['delay-ms'], '--delay-ms', { min: 0, max: 60_000 });
     if (delay !== undefined) f.responseDelayMs = delay;
-    const bo = intOpt(a['brown-out-at'], '--brown-out-at', 0, 1e9);
+    const bo = optionalInteger(a['brown-out-at'], '--brown-out-at', { min: 0, max: 1e9 });
     if (bo !== undefined) f.brownOutAtSec = bo;
     if (jumps.length) f.clockJumps = jumps.map((j) => parseClockJump(String(j))).sort((x, y) => x.atSec - y.atSec);
     return checkFaults(f);
   });
-  const seed = intOpt(a.seed, '--seed', 0, 0xffffffff);
-  const firstSerial = intOpt(a['first-serial'], '--first-serial', 0, 99_999_999);
+  const seed = optionalInteger(a.seed, '--seed', { min: 0, max: 0xffffffff });
+  const firstSerial = optionalInteger(a['first-serial'], '--first-serial', { min: 0, max: 99_999_999 });
   const log = stderrLog(a.verbose ?? false);
   const sim = await asInput(() =>
     startSimulator({
@@ -190,10 +178,11 @@ function tokenDirOf(state: string): string {
 }
 
 async function press(a: PressArgs): Promise<void> {
-  if (a.state === undefined) throw new UsageError('--state: required; the directory of a token (DIR/token-N from sim serve --state DIR)');
-  const dir = tokenDirOf(a.state);
-  const slot = intOpt(a.slot, '--slot', 0, 254);
-  const times = intOpt(a.times, '--times', 1, 100_000) ?? 1;
+  const state = single(a.state, '--state');
+  if (state === undefined) throw new UsageError('--state: required; the directory of a token (DIR/token-N from sim serve --state DIR)');
+  const dir = tokenDirOf(state);
+  const slot = optionalInteger(a.slot, '--slot', { min: 0, max: 254 });
+  const times = optionalInteger(a.times, '--times', { min: 1, max: 100_000 }) ?? 1;
   let meta: { profile: string; serialSeq: number };
   try {
     meta = JSON.parse(readFileSync(join(dir, 'token.json'), 'utf8')) as { profile: string; serialSeq: number };
@@ -252,15 +241,15 @@ function fleetText(r: FleetReport): string {
 }
 
 async function fleet(a: FleetArgs): Promise<void> {
-  const count = intOpt(a.count, '--count', 1, 1_000_000);
-  const days = intOpt(a.days, '--days', 1, 36_500);
+  const count = optionalInteger(a.count, '--count', { min: 1, max: 1_000_000 });
+  const days = optionalInteger(a.days, '--days', { min: 1, max: 36_500 });
   if (count === undefined) throw new UsageError('--count: required (number of tokens)');
   if (days === undefined) throw new UsageError('--days: required (simulated days)');
   const profile = await asInput(() => loadProfile(profileOpt(a.profile)));
-  const bucketDays = intOpt(a['bucket-days'], '--bucket-days', 1, 36_500);
-  const window = intOpt(a.window, '--window', 0, 100);
-  const lookAhead = intOpt(a['look-ahead'], '--look-ahead', 0, 1000);
-  const seed = intOpt(a.seed, '--seed', 0, 0xffffffff) ?? 1;
+  const bucketDays = optionalInteger(a['bucket-days'], '--bucket-days', { min: 1, max: 36_500 });
+  const window = optionalInteger(a.window, '--window', { min: 0, max: 100 });
+  const lookAhead = optionalInteger(a['look-ahead'], '--look-ahead', { min: 0, max: 1000 });
+  const seed = optionalInteger(a.seed, '--seed', { min: 0, max: 0xffffffff }) ?? 1;
   const t0 = performance.now();
   const r = simulateFleet({
     count,

@@ -5,9 +5,6 @@
  *   audit verify  check the hash chain of the audit log
  *   rotate-key  add a new master key and re-seal every seed under it
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Argv, CommandModule } from 'yargs';
 import { createApiKey, rotateMasterKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp } from '../../verifier/app.ts';
@@ -16,6 +13,8 @@ import { VerifierError } from '../../verifier/errors.ts';
 import type { Logger } from '../../verifier/http/handler.ts';
 import { openStore } from '../../verifier/store/open.ts';
 import { UsageError } from '../errors.ts';
+import { integer, optionalInteger } from '../flags.ts';
+import { openapiText } from '../package-files.ts';
 
 const DEFAULT_DB = 'tokenforge-verifier.db';
 const DEFAULT_KEY_FILE = 'tokenforge-verifier.key';
@@ -35,17 +34,6 @@ const log: Logger = (level, message, fields) => {
   process.stderr.write(`tokenforge: ${level === 'warn' ? 'warning' : 'error'}: ${message}${extra}\n`);
 };
 
-function intArg(v: unknown, name: string, min: number, max: number): number | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) throw new UsageError(`--${name} must be an integer ${min}..${max}`);
-  return v;
-}
-
-function openapiText(): string {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return readFileSync(join(here, '..', '..', 'docs', 'openapi.json'), 'utf8');
-}
-
 function mapStoreErrors(e: unknown): never {
   if (e instanceof VerifierError && e.code === 'INVALID_REQUEST') throw new UsageError(e.message);
   throw e;
@@ -54,17 +42,17 @@ function mapStoreErrors(e: unknown): never {
 interface ServeArgs {
   db: string;
   host: string;
-  port: number;
+  port: string;
   'master-key-file': string;
-  'look-ahead'?: number;
-  'window-back'?: number;
-  'window-forward'?: number;
-  'resync-window'?: number;
-  'max-failures'?: number;
-  'backoff-ms'?: number;
-  'body-limit'?: number;
+  'look-ahead'?: string;
+  'window-back'?: string;
+  'window-forward'?: string;
+  'resync-window'?: string;
+  'max-failures'?: string;
+  'backoff-ms'?: string;
+  'body-limit'?: string;
   'sqlite-sync': 'normal' | 'full';
-  'engine-cache'?: number;
+  'engine-cache'?: string;
 }
 
 const serve: CommandModule<object, ServeArgs> = {
@@ -74,32 +62,32 @@ const serve: CommandModule<object, ServeArgs> = {
     y
       .option('db', dbOption)
       .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
-      .option('port', { type: 'number', default: 8470, describe: 'TCP port (0 picks a free one; the bound URL is printed)' })
+      .option('port', { type: 'string', default: '8470', describe: 'TCP port (0 picks a free one; the bound URL is printed)' })
       .option('master-key-file', { type: 'string', default: DEFAULT_KEY_FILE, describe: 'Master key file (created with mode 0600 on first run)' })
-      .option('look-ahead', { type: 'number', describe: `HOTP look-ahead s: counters C..C+s accepted (default ${DEFAULT_POLICY.lookAhead})` })
-      .option('window-back', { type: 'number', describe: `TOTP steps accepted behind the expected step (default ${DEFAULT_POLICY.windowBack})` })
-      .option('window-forward', { type: 'number', describe: `TOTP steps accepted ahead of the expected step (default ${DEFAULT_POLICY.windowForward})` })
-      .option('resync-window', { type: 'number', describe: `Wide window for resync and auto-resync (default ${DEFAULT_POLICY.resyncWindow})` })
-      .option('max-failures', { type: 'number', describe: `Consecutive failures that lock a token, 1..${MAX_FAILURES_LIMIT} (default ${DEFAULT_POLICY.maxFailures})` })
-      .option('backoff-ms', { type: 'number', describe: `Back-off base after the first ${DEFAULT_POLICY.backoffFreeFailures} failures, doubling per failure; 0 disables (default ${DEFAULT_POLICY.backoffBaseMs})` })
-      .option('body-limit', { type: 'number', describe: 'Request body limit in bytes (default 65536; the batch route allows 16 MiB)' })
+      .option('look-ahead', { type: 'string', describe: `HOTP look-ahead s: counters C..C+s accepted (default ${DEFAULT_POLICY.lookAhead})` })
+      .option('window-back', { type: 'string', describe: `TOTP steps accepted behind the expected step (default ${DEFAULT_POLICY.windowBack})` })
+      .option('window-forward', { type: 'string', describe: `TOTP steps accepted ahead of the expected step (default ${DEFAULT_POLICY.windowForward})` })
+      .option('resync-window', { type: 'string', describe: `Wide window for resync and auto-resync (default ${DEFAULT_POLICY.resyncWindow})` })
+      .option('max-failures', { type: 'string', describe: `Consecutive failures that lock a token, 1..${MAX_FAILURES_LIMIT} (default ${DEFAULT_POLICY.maxFailures})` })
+      .option('backoff-ms', { type: 'string', describe: `Back-off base after the first ${DEFAULT_POLICY.backoffFreeFailures} failures, doubling per failure; 0 disables (default ${DEFAULT_POLICY.backoffBaseMs})` })
+      .option('body-limit', { type: 'string', describe: 'Request body limit in bytes (default 65536; the batch route allows 16 MiB)' })
       .option('sqlite-sync', { type: 'string', default: 'normal', describe: 'SQLite synchronous mode: normal survives process crashes, full also power cuts (slower)' })
-      .option('engine-cache', { type: 'number', describe: 'Tokens whose HOTP engine (decrypted key) is kept in memory (default 10000)' })
+      .option('engine-cache', { type: 'string', describe: 'Tokens whose HOTP engine (decrypted key) is kept in memory (default 10000)' })
       .example('$0 verifier serve', 'SQLite file and master key in the working directory, port 8470')
       .example('$0 verifier serve --db postgres://postgres@127.0.0.1:5432/test --port 0', 'PostgreSQL, any free port') as unknown as Argv<ServeArgs>,
   handler: async (a) => {
     const policy = {
-      ...(a['look-ahead'] !== undefined ? { lookAhead: intArg(a['look-ahead'], 'look-ahead', 0, 1000)! } : {}),
-      ...(a['window-back'] !== undefined ? { windowBack: intArg(a['window-back'], 'window-back', 0, 1000)! } : {}),
-      ...(a['window-forward'] !== undefined ? { windowForward: intArg(a['window-forward'], 'window-forward', 0, 1000)! } : {}),
-      ...(a['resync-window'] !== undefined ? { resyncWindow: intArg(a['resync-window'], 'resync-window', 1, 10_000)! } : {}),
-      ...(a['max-failures'] !== undefined ? { maxFailures: intArg(a['max-failures'], 'max-failures', 1, MAX_FAILURES_LIMIT)! } : {}),
-      ...(a['backoff-ms'] !== undefined ? { backoffBaseMs: intArg(a['backoff-ms'], 'backoff-ms', 0, 3_600_000)! } : {}),
+      ...(a['look-ahead'] !== undefined ? { lookAhead: integer(a['look-ahead'], '--look-ahead', { min: 0, max: 1000 }) } : {}),
+      ...(a['window-back'] !== undefined ? { windowBack: integer(a['window-back'], '--window-back', { min: 0, max: 1000 }) } : {}),
+      ...(a['window-forward'] !== undefined ? { windowForward: integer(a['window-forward'], '--window-forward', { min: 0, max: 1000 }) } : {}),
+      ...(a['resync-window'] !== undefined ? { resyncWindow: integer(a['resync-window'], '--resync-window', { min: 1, max: 10_000 }) } : {}),
+      ...(a['max-failures'] !== undefined ? { maxFailures: integer(a['max-failures'], '--max-failures', { min: 1, max: MAX_FAILURES_LIMIT }) } : {}),
+      ...(a['backoff-ms'] !== undefined ? { backoffBaseMs: integer(a['backoff-ms'], '--backoff-ms', { min: 0, max: 3_600_000 }) } : {}),
     };
-    const port = intArg(a.port, 'port', 0, 65535)!;
+    const port = integer(a.port, '--port', { min: 0, max: 65535 });
     if (a['sqlite-sync'] !== 'normal' && a['sqlite-sync'] !== 'full') throw new UsageError('--sqlite-sync must be normal or full');
-    const bodyLimit = intArg(a['body-limit'], 'body-limit', 1024, 64 * 1024 * 1024);
-    const engineCacheSize = intArg(a['engine-cache'], 'engine-cache', 1, 10_000_000);
+    const bodyLimit = optionalInteger(a['body-limit'], '--body-limit', { min: 1024, max: 64 * 1024 * 1024 });
+    const engineCacheSize = optionalInteger(a['engine-cache'], '--engine-cache', { min: 1, max: 10_000_000 });
     const app = await startApp({
       db: a.db,
       masterKeyFile: a['master-key-file'],

@@ -9,11 +9,10 @@
  * (placed mid-step), so that the server's own clock yields exactly the scenario's time step T — the codes, which
  * depend only on T, are the RFC 6238 ones. Expected values are read from the file, never computed here.
  */
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
-import type { CaseResult, Suite, SuiteContext } from '../types.ts';
+import scenariosJson from '../vectors/scenarios.json' with { type: 'json' };
+import type { CaseResult, Suite } from '../types.ts';
+import { createVerifierClient, type VerifierClient } from '../verifier-client.ts';
 
 const SUITE = 'verifier';
 const SOURCE = 'conformance/vectors/scenarios.json (DERIVED from RFC 4226 7.2-7.4/E.4, RFC 6238 5.2/6, NIST 800-63B)';
@@ -53,9 +52,9 @@ interface ScenarioFile {
   totp: { X: number; T0: number; digits: number; algorithm: string; key_hex: string; scenarios: TotpScenario[] };
 }
 
+/** The scenarios (a JSON module, so that the bundled CLI carries them), as a fresh copy for each run. */
 export function loadScenarios(): ScenarioFile {
-  const here = dirname(fileURLToPath(import.meta.url));
-  return JSON.parse(readFileSync(join(here, '..', 'vectors', 'scenarios.json'), 'utf8')) as ScenarioFile;
+  return structuredClone(scenariosJson) as unknown as ScenarioFile;
 }
 
 class Failure extends Error {}
@@ -64,38 +63,7 @@ function expectEq(what: string, actual: unknown, expected: unknown): void {
   if (String(actual) !== String(expected)) throw new Failure(`${what}: got ${String(actual)}, expected ${String(expected)}`);
 }
 
-interface Api {
-  call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
-}
-
-function api(ctx: SuiteContext): Api {
-  const base = ctx.target!.replace(/\/+$/, '');
-  return {
-    async call(method, path, body) {
-      const res = await fetch(base + path, {
-        method,
-        headers: {
-          authorization: `Bearer ${ctx.apiKey ?? ''}`,
-          ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-        },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-        signal: AbortSignal.timeout(ctx.timeoutMs),
-      });
-      const text = await res.text();
-      let json: Record<string, unknown> = {};
-      if (text !== '') {
-        try {
-          json = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          throw new Failure(`${method} ${path}: HTTP ${res.status} with a body that is not JSON`);
-        }
-      }
-      return { status: res.status, json };
-    },
-  };
-}
-
-async function ok(a: Api, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+async function ok(a: VerifierClient, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
   const r = await a.call(method, path, body);
   if (r.status < 200 || r.status >= 300) {
     const err = (r.json['error'] as { code?: string; message?: string } | undefined) ?? {};
@@ -114,7 +82,7 @@ export function createVerifierSuite(): Suite {
         return [{ suite: SUITE, group: 'setup', name: 'target', status: 'fail', durationMs: 0, message: 'give --target http://HOST:PORT of a tokenforge verifier' }];
       }
       const file = loadScenarios();
-      const a = api(ctx);
+      const a = createVerifierClient({ url: ctx.target, ...(ctx.apiKey !== undefined ? { apiKey: ctx.apiKey } : {}), timeoutMs: ctx.timeoutMs });
       const run = randomBytes(4).toString('hex');
       let n = 0;
       const serials: string[] = [];

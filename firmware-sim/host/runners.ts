@@ -89,6 +89,19 @@ function onPath(cmd: string): boolean {
   return (process.env['PATH'] ?? '').split(':').some((d) => d !== '' && existsSync(join(d, cmd)));
 }
 
+/**
+ * Whether this machine can put a token on a pseudo-terminal, and how: socat on PATH, else node-pty's native
+ * module (an optional dependency: it compiles from source and is skipped where no compiler is installed).
+ */
+export function ptySupport(): 'socat' | 'node-pty' | null {
+  if (onPath('socat')) return 'socat';
+  try {
+    return (createRequire(import.meta.url)('node-pty') as { native: NativePty | null }).native ? 'node-pty' : null;
+  } catch {
+    return null;
+  }
+}
+
 interface NativePty {
   open(cols: number, rows: number): { master: number; slave: number; pty: string };
 }
