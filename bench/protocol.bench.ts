@@ -14,7 +14,7 @@
  * CPU time (not wall time, so other processes on a loaded machine disturb the figures less).
  */
 import { TokenClient } from '../protocol/client.ts';
-import { serveLink } from '../protocol/endpoint.ts';
+import { serveLink } from '../protocol/links/endpoint.ts';
 import { parsePacket } from '../protocol/hid/packet.ts';
 import { MessageAssembler, reportCount, splitMessage } from '../protocol/hid/assembler.ts';
 import { decodeRequest, encodeRequest, encodeResponse, type DeviceInfo, type SlotParams, type Request } from '../protocol/messages.ts';

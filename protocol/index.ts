@@ -18,6 +18,6 @@ export * from './links/tcp.ts';
 export * from './links/memory.ts';
 export * from './links/open.ts';
 export * from './links/usb-serial-list.ts';
-export * from './endpoint.ts';
+export * from './links/endpoint.ts';
 export { createReferenceResponder, seededRng, type ReferenceResponder, type ReferenceResponderOptions } from './reference-responder.ts';
 export { TokenClient, type TokenClientOptions, type InitInfo, type CallOptions } from './client.ts';

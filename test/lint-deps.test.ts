@@ -111,3 +111,21 @@ describe('functional core, thin shell (SHELLS)', () => {
     }
   });
 });
+
+describe('OS edges (OS_EDGES)', () => {
+  it('lets only protocol/links/ and otp/wasm/build.ts import OS modules, while timers and randomness stay allowed', () => {
+    const root = project({
+      'protocol/client.ts': "import { randomBytes } from 'node:crypto';\nsetTimeout(() => {}, 1);\n",
+      'protocol/endpoint.ts': "import { createServer } from 'node:net';\n",
+      'protocol/links/serial.ts': "import { SerialPort } from 'serialport';\n",
+      'otp/engine.ts': "import { readFileSync } from 'node:fs';\n",
+      'otp/wasm/build.ts': "import { writeFileSync } from 'node:fs';\n",
+    });
+    const problems = lintDependencies(root);
+    expect(problemsOf(problems, 'protocol/endpoint.ts')).toEqual([expect.stringContaining('imports node:net; only protocol/links/ may')]);
+    expect(problemsOf(problems, 'otp/engine.ts')).toEqual([expect.stringContaining('only otp/wasm/build.ts may')]);
+    expect(problemsOf(problems, 'protocol/client.ts')).toEqual([]);
+    expect(problemsOf(problems, 'protocol/links/serial.ts')).toEqual([]);
+    expect(problemsOf(problems, 'otp/wasm/build.ts')).toEqual([]);
+  });
+});

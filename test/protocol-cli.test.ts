@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { serveTcp, type TcpEndpoint } from '../protocol/endpoint.ts';
+import { serveTcp, type TcpEndpoint } from '../protocol/links/endpoint.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { openSerialLink } from '../protocol/links/serial.ts';
 import type { ByteLink } from '../protocol/transport.ts';

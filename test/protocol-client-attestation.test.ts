@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TokenClient } from '../protocol/client.ts';
-import { serveLink } from '../protocol/endpoint.ts';
+import { serveLink } from '../protocol/links/endpoint.ts';
 import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type SlotParams } from '../protocol/messages.ts';
 import { seededRng } from '../protocol/reference-responder.ts';

@@ -10,7 +10,7 @@ import { hotpReference } from '../otp/reference.ts';
 import type { HotpParams } from '../otp/otp-params.ts';
 import type { Secret } from '../otp/secret.ts';
 import { TokenClient } from '../protocol/client.ts';
-import { serveLink, type ReportDevice } from '../protocol/endpoint.ts';
+import { serveLink, type ReportDevice } from '../protocol/links/endpoint.ts';
 import { HidDevice } from '../protocol/hid/device.ts';
 import { decodeRequest, encodeResponse, encodeStatus, type DeviceInfo, type SlotParams } from '../protocol/messages.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createServer, type Server } from 'node:net';
 import { bytesToHex } from '../otp/hex.ts';
 import { TokenClient } from '../protocol/client.ts';
-import { serveLink, serveTcp, type ReportDevice } from '../protocol/endpoint.ts';
+import { serveLink, serveTcp, type ReportDevice } from '../protocol/links/endpoint.ts';
 import { ProtocolError } from '../protocol/errors.ts';
 import { createReferenceResponder, seededRng } from '../protocol/reference-responder.ts';
 import { encodeFrame } from '../protocol/serial.ts';

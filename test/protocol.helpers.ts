@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createReferenceResponder, seededRng, type ReferenceResponder } from '../protocol/reference-responder.ts';
 import { openSerialLink } from '../protocol/links/serial.ts';
-import { serveLink, type Endpoint } from '../protocol/endpoint.ts';
+import { serveLink, type Endpoint } from '../protocol/links/endpoint.ts';
 
 export interface PtyPair {
   a: string;

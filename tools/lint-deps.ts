@@ -35,6 +35,15 @@ export const SHELLS: Record<string, readonly string[]> = {
   'firmware-sim': ['host'],
 };
 
+/**
+ * Layers whose core may keep time and draw randomness (the host-side token client's timeouts, wrapping's
+ * ephemeral keys) but must not reach the OS: layer -> the sub-folders or files that may import OS_MODULES.
+ */
+export const OS_EDGES: Record<string, readonly string[]> = {
+  otp: ['wasm/build.ts'],
+  protocol: ['links'],
+};
+
 /** Modules that reach the operating system, with or without `node:` (a name covers its sub-paths: fs/promises). */
 export const OS_MODULES: readonly string[] = [
   'fs', 'net', 'child_process', 'os', 'dgram', 'http', 'https', 'tls', 'dns',
@@ -112,6 +121,16 @@ function lintCore(root: string, layer: string, file: string, text: string, probl
   for (const a of AMBIENT) if (a.re.test(code)) problems.push(`${from}: uses ${a.what}; take it as a port (${where})`);
 }
 
+/** Rule: in a layer of OS_EDGES, only the listed sub-folders or files import an OS module. */
+function lintOsEdges(root: string, layer: string, file: string, text: string, problems: string[]): void {
+  const edges = OS_EDGES[layer];
+  if (!edges) return;
+  const inLayer = posix(relative(join(root, layer), file));
+  if (edges.some((d) => inLayer === d || under(inLayer, d))) return;
+  const where = `only ${edges.map((d) => `${layer}/${d}${d.endsWith('.ts') ? '' : '/'}`).join(', ')} may`;
+  for (const spec of specifiers(stripComments(text))) if (isOsModule(spec)) problems.push(`${posix(relative(root, file))}: imports ${spec}; ${where}`);
+}
+
 export function lintDependencies(root: string): string[] {
   const problems: string[] = [];
   for (const file of walk(root)) {
@@ -131,6 +150,7 @@ export function lintDependencies(root: string): string[] {
       }
     }
     lintCore(root, layer, file, text, problems);
+    lintOsEdges(root, layer, file, text, problems);
   }
   return problems;
 }

@@ -11,12 +11,12 @@
  * used its channel (INIT answers on the broadcast channel go to the connection that sent the INIT).
  */
 import { createServer, type Server } from 'node:net';
-import { ByteReader } from './bytes.ts';
-import { parsePacket } from './hid/packet.ts';
-import { BROADCAST_CID } from './registry.ts';
-import { encodeFrames, FrameDecoder } from './serial.ts';
-import { socketLink } from './links/tcp.ts';
-import type { ByteLink } from './transport.ts';
+import { ByteReader } from '../bytes.ts';
+import { parsePacket } from '../hid/packet.ts';
+import { BROADCAST_CID } from '../registry.ts';
+import { encodeFrames, FrameDecoder } from '../serial.ts';
+import { socketLink } from './tcp.ts';
+import type { ByteLink } from '../transport.ts';
 
 export interface ReportDevice {
   handleReport(report: Uint8Array, nowMs: number): Uint8Array[];
