@@ -4,6 +4,8 @@
  *   keys create create an API key (printed once; only its hash is stored)
  *   audit verify  check the hash chain of the audit log
  *   rotate-key  add a new master key and re-seal every seed under it
+ * and, against a running server over its admin API (verifier-admin.ts): tokens, batch, recovery, keys
+ * list|revoke.
  */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -16,6 +18,7 @@ import { VerifierError } from '../../verifier/errors.ts';
 import type { Logger } from '../../verifier/http/handler.ts';
 import { openStore } from '../../verifier/store/open.ts';
 import { UsageError } from '../errors.ts';
+import { batchCommand, keysList, keysRevoke, recoveryCommand, tokensCommand } from './verifier-admin.ts';
 
 const DEFAULT_DB = 'tokenforge-verifier.db';
 const DEFAULT_KEY_FILE = 'tokenforge-verifier.key';
@@ -158,8 +161,8 @@ const keysCreate: CommandModule<object, KeysArgs> = {
 
 const keys: CommandModule = {
   command: 'keys <action>',
-  describe: 'Manage API keys',
-  builder: (y) => y.command(keysCreate as unknown as CommandModule).demandCommand(1, 'Name an action: create'),
+  describe: 'Manage API keys: create (local, on the database), list and revoke (over the admin API)',
+  builder: (y) => y.command(keysCreate as unknown as CommandModule).command(keysList).command(keysRevoke).demandCommand(1, 'Name an action: create, list, revoke'),
   handler: () => undefined,
 };
 
@@ -208,13 +211,16 @@ const rotateKey: CommandModule<object, { db: string; 'master-key-file': string }
 
 export const verifierCommand: CommandModule = {
   command: 'verifier <command>',
-  describe: 'The verification server: serve, keys create, audit verify, rotate-key',
+  describe: 'The verification server: serve, tokens, batch, recovery, keys, audit verify, rotate-key',
   builder: (y) =>
     y
       .command(serve as unknown as CommandModule)
       .command(keys)
       .command(audit)
       .command(rotateKey as unknown as CommandModule)
-      .demandCommand(1, 'Name a verifier command: serve, keys, audit, rotate-key'),
+      .command(tokensCommand)
+      .command(batchCommand)
+      .command(recoveryCommand)
+      .demandCommand(1, 'Name a verifier command: serve, tokens, batch, recovery, keys, audit, rotate-key'),
   handler: () => undefined,
 };
