@@ -9,7 +9,9 @@
  *      through the look-ahead; a year later, every TOTP token's crystal has drifted and the verifier accepts it
  *      (directly or by auto-resync with two consecutive codes) and learns its drift; a brute-force attempt
  *      throttled and then locked, a real code refused while locked, unlocked by the admin;
- *   5. the audit chain checked.
+ *   5. an incident: the seed file of one batch leaks; one call revokes the batch; every token of it is refused,
+ *      the other batch still works, and the audit log holds one entry for the bulk revocation;
+ *   6. the audit chain checked.
  *
  * Time is virtual (a clock that moves only when the demo says so) and shared by the tokens and the verifier,
  * so with `--seed` a run is reproducible: same serials, same seeds, same codes. `--keep` leaves the verifier
@@ -37,6 +39,7 @@ import { clientSessionFactory, targetsFromDescriptors } from '../../provisioner/
 import { createApiKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp, type RunningApp } from '../../verifier/app.ts';
 import { UsageError } from '../errors.ts';
+import { createVerifierClient, type Answer, type VerifierClient } from '../verifier-client.ts';
 
 interface Args {
   seed?: number;
@@ -68,22 +71,16 @@ interface VerifyAnswer {
   [k: string]: unknown;
 }
 
+/** The demo's view of the verifier: the CLI's admin client (cli/verifier-client.ts) and two shortcuts. */
 class Api {
-  readonly url: string;
-  readonly key: string;
+  readonly client: VerifierClient;
 
   constructor(url: string, key: string) {
-    this.url = url;
-    this.key = key;
+    this.client = createVerifierClient({ url, apiKey: key });
   }
 
-  async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-    const res = await fetch(this.url + path, {
-      method,
-      headers: { authorization: `Bearer ${this.key}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-    });
-    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
+  call(method: string, path: string, body?: unknown): Promise<Answer> {
+    return this.client.request(method, path, body);
   }
 
   async verify(serial: string, code: string): Promise<VerifyAnswer> {
@@ -140,7 +137,8 @@ async function provisionBatch(o: {
       targets,
       progress,
       adminPin: ADMIN_PIN,
-      registrar: createHttpRegistrar({ url: o.app.url, apiKey: o.adminKey }),
+      // The batch id is what the incident scene revokes the batch by.
+      registrar: createHttpRegistrar({ url: o.app.url, apiKey: o.adminKey, batch: { batchId: o.name } }),
       now: () => o.clock.nowMs(),
       ...(o.sequential ? { concurrency: 1 } : {}),
     });
@@ -184,7 +182,7 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
     closers.push(() => app.close());
     const admin = await createApiKey(app.store, 'admin', 'demo', clock.nowMs());
     const api = new Api(app.url, admin.key);
-    say(`\n[1/5] verifier    ${app.url}  (SQLite ${join(dir, 'verifier.sqlite')}, master key ${join(dir, 'master.key')} mode 0600)`);
+    say(`\n[1/6] verifier    ${app.url}  (SQLite ${join(dir, 'verifier.sqlite')}, master key ${join(dir, 'master.key')} mode 0600)`);
 
     // 2. The tokens, on pseudo-terminals.
     const common = { link: 'pty' as const, testMode: true, clock, rng: simRng };
@@ -192,7 +190,7 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
     closers.push(() => hotpSim.close());
     const totpSim = await startSimulator({ ...common, count: a.totp, profile: 'totp-60s-fob', stateDir: join(dir, 'tokens-totp') });
     closers.push(() => totpSim.close());
-    say(`[2/5] tokens      ${a.hotp} × hotp-fob on ${hotpSim.tokens.map((t) => t.path).join(' ')}`);
+    say(`[2/6] tokens      ${a.hotp} × hotp-fob on ${hotpSim.tokens.map((t) => t.path).join(' ')}`);
     say(`                  ${a.totp} × totp-60s-fob on ${totpSim.tokens.map((t) => t.path).join(' ')}`);
 
     // 3. Provisioning through the serial path, journaled, registered.
@@ -203,7 +201,7 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
       const t0 = Date.now();
       const report = await provisionBatch({ name, dir, sim, type, ...(periodSec ? { periodSec } : {}), rng: seedRng, app, adminKey: admin.key, clock, sequential: a.seed !== undefined });
       const okCount = report.ok;
-      say(`[3/5] provision   ${name}: ${okCount}/${report.total} tokens written, checked, locked and registered in ${Date.now() - t0} ms (journal ${name}.journal)`);
+      say(`[3/6] provision   ${name}: ${okCount}/${report.total} tokens written, checked, locked and registered in ${Date.now() - t0} ms (journal ${name}.journal)`);
       for (const t of report.results) if (t.status !== 'ok') say(`        failed: ${t.target} ${t.code ?? ''} ${t.reason ?? ''}`);
       check({ act: `provision ${name}`, serial: '-', expected: `${sim.tokens.length} ok`, got: `${okCount} ok`, ok: okCount === sim.tokens.length });
     }
@@ -211,7 +209,7 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
     // 4. Users. The tokens reach them the next morning (the time step of each provisioning check is used up
     // in the verifier, so a code from that minute would be refused as a replay).
     clock.advance(DAY_MS + 8 * 3_600_000);
-    say(`\n[4/5] users       (virtual time ${iso()}: the tokens have reached their users)`);
+    say(`\n[4/6] users       (virtual time ${iso()}: the tokens have reached their users)`);
     const [h0, h1, h2] = hotpSim.tokens;
     for (const t of [...hotpSim.tokens, ...totpSim.tokens]) {
       const code = t.press();
@@ -279,10 +277,50 @@ export async function runDemo(a: Args, say: (line: string) => void): Promise<{ c
       check({ act: 'admin unlock, then a fresh code', serial: h2.serial, expected: 'ok', got: after.result, ok: unlock.status === 200 && after.result === 'ok' });
     }
 
-    // 5. The audit chain.
+    // 5. The incident: one batch's seed file leaks. One call revokes the batch, atomically; from then on no code
+    // of it verifies (an attacker holding the leaked seeds computes exactly what the tokens show), while the
+    // other batch keeps working, and the audit log holds one entry for the whole operation.
+    const leaked = 'batch-hotp';
+    say(`\n[5/6] incident    the seed file of ${leaked} has leaked: every token of it must stop working now`);
+    say(`      $ tokenforge verifier batch revoke ${leaked} --reason "vendor seed file leaked"`);
+    const headBefore = (await app.store.auditHead()).seq;
+    const bulk = await api.call('POST', '/v1/tokens:bulk', { action: 'revoke', filter: { batch: leaked }, reason: 'vendor seed file leaked' });
+    const headAfter = (await app.store.auditHead()).seq;
+    check({
+      act: `revoke batch ${leaked} in one call`,
+      serial: '-',
+      expected: `${hotpSim.tokens.length} revoked`,
+      got: bulk.status === 200 ? `${String(bulk.json['changed'])} revoked` : `HTTP ${bulk.status}`,
+      ok: bulk.status === 200 && bulk.json['changed'] === hotpSim.tokens.length,
+    });
+    for (const t of hotpSim.tokens) {
+      const code = t.press();
+      const r = await api.verify(t.serial, code);
+      check({ act: `a code of the leaked batch, ${code}`, serial: t.serial, expected: 'disabled', got: r.result, ok: r.result === 'disabled' });
+    }
+    clock.advance(60_000);
+    for (const t of totpSim.tokens) {
+      const code = t.press();
+      const r = await api.verify(t.serial, code);
+      check({ act: `the other batch still works, verify ${code}`, serial: t.serial, expected: 'ok', got: r.result, ok: r.result === 'ok' });
+    }
+    const entries = (((await api.call('GET', `/v1/audit?after=${headBefore}&limit=100`)).json['entries'] ?? []) as { seq: number; action: string; detail: Record<string, unknown> }[]).filter(
+      (e) => e.seq <= headAfter,
+    );
+    const only = entries[0];
+    check({
+      act: 'the audit log shows the revocation',
+      serial: '-',
+      expected: '1 bulk entry',
+      got: `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
+      ok: entries.length === 1,
+      ...(only ? { detail: `${only.action} ${JSON.stringify(only.detail)}` } : {}),
+    });
+
+    // 6. The audit chain.
     const chain = await verifyAuditChain(app.store);
     const chainOk = (chain as { ok?: boolean }).ok !== false;
-    say(`\n[5/5] audit       ${JSON.stringify(chain)}`);
+    say(`\n[6/6] audit       ${JSON.stringify(chain)}`);
     check({ act: 'audit hash chain', serial: '-', expected: 'intact', got: chainOk ? 'intact' : 'broken', ok: chainOk });
 
     const failed = checks.filter((c) => !c.ok).length;
