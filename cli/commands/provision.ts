@@ -343,7 +343,7 @@ export const provisionCommand: CommandModule<object, Args> = {
       .option('admin-pin', { type: 'string', describe: 'Admin PIN (env TOKENFORGE_ADMIN_PIN); a factory token takes it as its PIN' })
       .option('concurrency', { type: 'number', describe: 'Tokens provisioned at once (default: one worker per target)' })
       .option('timeout-ms', { type: 'number', describe: 'Per-answer timeout talking to a token (default 3000)' })
-      .group(['verifier', 'api-key', 'export', 'format', 'export-psk', 'export-password', 'export-plain'], 'Registration and export:')
+      .group(['verifier', 'api-key', 'batch-id', 'export', 'format', 'export-psk', 'export-password', 'export-plain'], 'Registration and export:')
       .option('verifier', { type: 'string', describe: 'Verifier base URL, e.g. http://127.0.0.1:8470 (kept in the journal for --resume)' })
       .option('api-key', { type: 'string', describe: 'Verifier admin API key (env TOKENFORGE_API_KEY); needed again with --resume' })
       .option('export', { type: 'string', describe: 'Write the finished tokens to FILE (mode 0600, atomically, rewritten at the end of each run)' })
