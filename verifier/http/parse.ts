@@ -12,7 +12,8 @@ import { parseOcraSuite, type OcraSuite } from '../../otp/ocra.ts';
 import { DEFAULT_PERIOD_SEC, isOtpType, MAX_PERIOD_SEC, OTP_TYPES, type OcraParams, type OtpParams } from '../../otp/otp-params.ts';
 import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, type HashAlgorithm } from '../../otp/params.ts';
 import type { AuditFilter } from '../domain/audit.ts';
-import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type RegisterRequest, type VerifyRequest } from '../domain/requests.ts';
+import type { TokenSource } from '../domain/types.ts';
+import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type RegisterRequest, type TokenPatch, type VerifyRequest } from '../domain/requests.ts';
 import { MAX_RESYNC_WINDOW, MAX_WINDOW } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 
@@ -91,10 +92,41 @@ export function parsePathSerial(raw: string): string {
   return s;
 }
 
+/** The {user} segment of a path, still percent-encoded: 1-128 printable characters, as at registration. */
+export function parsePathUser(raw: string): string {
+  let u: string;
+  try {
+    u = decodeURIComponent(raw);
+  } catch {
+    throw new VerifierError('INVALID_REQUEST', 'user in the path is not valid percent-encoding', { field: 'user' });
+  }
+  if (u.length === 0 || u.length > 128 || !/^[^\u0000-\u001f]+$/.test(u)) throw new VerifierError('INVALID_REQUEST', 'user in the path is not 1-128 printable characters', { field: 'user' });
+  return u;
+}
+
 const REGISTER_FIELDS = [
   'serial', 'type', 'algorithm', 'digits', 'period', 't0', 'counter', 'lastStep', 'secret', 'secretEncoding', 'user', 'label',
-  'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow',
+  'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow', 'batchId', 'source', 'rekey',
 ] as const;
+
+const PRINTABLE_RE = /^[^\u0000-\u001f\u007f]+$/;
+const BATCH_ID_RE = /^[\u0020-\u007e]{1,128}$/;
+
+function bool(o: Obj, k: string, path: string): boolean | undefined {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') bad(name(path, k), 'must be true or false');
+  return v;
+}
+
+function source(o: Obj, path: string): TokenSource | null {
+  if (o['source'] === undefined || o['source'] === null) return null;
+  const p = name(path, 'source');
+  const so = object(o['source'], p, ['fingerprint', 'name']);
+  const fingerprint = str(so, 'fingerprint', p, { required: true, re: /^[0-9a-fA-F]{64}$/, what: 'must be 64 hex digits (SHA-256 of the seed file)' }).toLowerCase();
+  const n = str(so, 'name', p, { required: false, max: 200, re: PRINTABLE_RE, what: 'must be 1-200 printable characters' });
+  return n === undefined ? { fingerprint } : { fingerprint, name: n };
+}
 
 const ALGORITHMS: Readonly<Record<string, HashAlgorithm>> = { SHA1: 'SHA1', SHA256: 'SHA256', SHA512: 'SHA512', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' };
 
@@ -154,6 +186,9 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
       windowBack: int(o, 'windowBack', path, 0, MAX_WINDOW) ?? null,
       windowForward: int(o, 'windowForward', path, 0, MAX_WINDOW) ?? null,
       resyncWindow: int(o, 'resyncWindow', path, 1, MAX_RESYNC_WINDOW) ?? null,
+      batchId: str(o, 'batchId', path, { required: false, re: BATCH_ID_RE, what: 'must be 1-128 printable ASCII characters' }) ?? null,
+      source: source(o, path),
+      rekey: bool(o, 'rekey', path) ?? false,
     };
   } catch (e) {
     secret.fill(0);
@@ -226,6 +261,46 @@ export function parseResync(v: unknown): { code1: string; code2: string } {
 export function parseEmpty(text: string): void {
   if (text.trim() === '') return;
   object(parseJsonBody(text), 'body', []);
+}
+
+const REASON_MAX = 500;
+
+/** Bodies of the state actions (enable, disable, unlock, lost, revoke): empty, {} or { reason }. */
+export function parseActionBody(text: string): { reason: string | null } {
+  if (text.trim() === '') return { reason: null };
+  const o = object(parseJsonBody(text), 'body', ['reason']);
+  return { reason: str(o, 'reason', 'body', { required: false, max: REASON_MAX, re: PRINTABLE_RE, what: `must be 1-${REASON_MAX} printable characters` }) ?? null };
+}
+
+/** The ?reason= of DELETE /v1/tokens/{serial} (the only parameter). */
+export function parseDeleteQuery(params: URLSearchParams): { reason: string | null } {
+  for (const k of new Set(params.keys())) {
+    if (k !== 'reason') bad(k, 'unknown query parameter; allowed is reason');
+    if (params.getAll(k).length > 1) bad(k, 'given more than once');
+  }
+  const r = params.get('reason');
+  if (r === null) return { reason: null };
+  if (r.length === 0 || r.length > REASON_MAX || !PRINTABLE_RE.test(r)) bad('reason', `must be 1-${REASON_MAX} printable characters`);
+  return { reason: r };
+}
+
+/** PATCH /v1/tokens/{serial}: { version, user?, label?, lookAhead?, windowBack?, windowForward?, resyncWindow? }. */
+export function parsePatch(v: unknown): TokenPatch {
+  const o = object(v, 'body', ['version', 'user', 'label', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow']);
+  const version = int(o, 'version', 'body', 1, Number.MAX_SAFE_INTEGER);
+  if (version === undefined) bad('version', 'is required (the version you read; the update applies only if it is still current)');
+  const p: TokenPatch = { version };
+  const nullable = <T>(k: string, read: () => T | undefined): T | null | undefined => (o[k] === null ? null : read());
+  const user = nullable('user', () => str(o, 'user', 'body', { required: false, max: 128, re: /^[^\u0000-\u001f]+$/, what: 'must be 1-128 printable characters or null' }));
+  if (user !== undefined) p.user = user;
+  const label = nullable('label', () => str(o, 'label', 'body', { required: false, max: 256 }));
+  if (label !== undefined) p.label = label;
+  for (const [k, min, max] of [['lookAhead', 0, MAX_WINDOW], ['windowBack', 0, MAX_WINDOW], ['windowForward', 0, MAX_WINDOW], ['resyncWindow', 1, MAX_RESYNC_WINDOW]] as const) {
+    const x = nullable(k, () => int(o, k, 'body', min, max));
+    if (x !== undefined) p[k] = x;
+  }
+  if (Object.keys(o).length === 1) bad('body', 'names no field to change; give user, label, lookAhead, windowBack, windowForward or resyncWindow');
+  return p;
 }
 
 export const AUDIT_QUERY_FIELDS = ['serial', 'action', 'result', 'actor', 'since', 'until', 'after', 'limit'] as const;

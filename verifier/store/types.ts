@@ -9,13 +9,22 @@
  *   transaction), and appends the audit entry in the SAME transaction. So two concurrent verifications of one
  *   code — in one process or in several sharing the database — can never both accept it, and no decision is
  *   persisted without its audit entry or vice versa.
- * - `registerTokens` is all-or-nothing: on a CONFLICT (serial exists with another secret) nothing is written.
+ * - `registerTokens` is all-or-nothing: on a CONFLICT (serial exists with another secret), SEED_IN_USE or
+ *   SEED_REVOKED nothing is written. A NEW serial whose record carries a seed fingerprint is admitted by
+ *   domain/lifecycle.ts admitSeed against the live rows and tombstones with the same fingerprint, read in the
+ *   same transaction: its counter/lastStep never start below theirs, and a rekey retires the other live rows
+ *   (deleted with a tombstone) in that transaction.
+ * - `deleteToken` leaves a tombstone (domain/lifecycle.ts tombstoneOf) in the same transaction.
+ * - `editToken` changes user, label and windows with a compare-and-set on (uid, version) and bumps version,
+ *   like every write: a cached copy of the row (SQLite row cache) can never be written back over it.
  * - Audit entries form one hash chain (domain/audit.ts); appends are serialised through the head row.
  * - Sealed seeds are opaque bytes here; stores never see plaintext.
  */
 import type { AuditEntry, AuditFilter, AuditInput } from '../domain/audit.ts';
 import type { ApiRole } from '../domain/roles.ts';
+import type { Tombstone } from '../domain/lifecycle.ts';
 import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
+import type { UserRecord } from '../domain/users.ts';
 
 export interface ApiKeyRecord {
   id: string;
@@ -30,6 +39,25 @@ export interface ApiKeyRecord {
 export interface RegisterOutcome {
   serial: string;
   status: 'created' | 'exists';
+  /** Rekey: the serials whose registration of this seed was retired (deleted with a tombstone). */
+  retired?: string[];
+}
+
+/** The editable metadata of a token (PATCH /v1/tokens/{serial}); every field is written. */
+export interface TokenEdit {
+  user: string | null;
+  label: string | null;
+  lookAhead: number | null;
+  windowBack: number | null;
+  windowForward: number | null;
+  resyncWindow: number | null;
+}
+
+export interface RegisterOptions {
+  /** Serials whose registration may take a seed held under another serial (admin re-key). */
+  rekey?: ReadonlySet<string>;
+  /** Time of the registration (tombstones of retired rows); default Date.now(). */
+  nowMs?: number;
 }
 
 export interface UpdateOutcome<R> {
@@ -52,10 +80,26 @@ export interface VerifierStore {
     tokens: readonly TokenRecord[],
     sameSecret: (existing: TokenRecord, incoming: TokenRecord) => boolean,
     audit: (outcomes: readonly RegisterOutcome[]) => AuditInput[],
+    options?: RegisterOptions,
   ): Promise<RegisterOutcome[]>;
   /** Locked read-decide-write of one token (see the module comment). `decide` must be synchronous and pure. */
   updateToken<R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>): Promise<R>;
-  deleteToken(serial: string, audit: AuditInput): Promise<boolean>;
+  /** Deletes the row and leaves its tombstone (reason recorded); false when there is no such serial. */
+  deleteToken(serial: string, audit: AuditInput, reason?: string | null): Promise<boolean>;
+  /**
+   * Locked read-decide-write of a token's metadata: `decide` (synchronous) returns the edit and its audit entry,
+   * or throws (NOT_FOUND, VERSION_MISMATCH, INVALID_TRANSITION) and nothing is written. Returns the record after.
+   */
+  editToken(serial: string, decide: (t: TokenRecord | undefined) => { edit: TokenEdit; audit: AuditInput }): Promise<TokenRecord>;
+  getUser(user: string): Promise<UserRecord | undefined>;
+  /**
+   * Locked read-decide-write of a user's failure state (domain/users.ts): `decide` (synchronous) returns the
+   * next record (null: write nothing) and an audit entry, written in one transaction with a compare-and-set on
+   * the user's version.
+   */
+  updateUser<R>(user: string, decide: (u: UserRecord | undefined) => { next: UserRecord | null; audit: AuditInput | null; value: R }): Promise<R>;
+  /** Tombstones with this seed fingerprint (tests and the export's safety checks). */
+  listTombstones(seedFingerprint: string): Promise<Tombstone[]>;
   appendAudit(input: AuditInput): Promise<AuditEntry>;
   listAudit(filter: AuditFilter): Promise<AuditEntry[]>;
   auditHead(): Promise<{ seq: number; hash: string }>;
