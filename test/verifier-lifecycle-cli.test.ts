@@ -40,7 +40,8 @@ function tf(args: string[], key: 'file' | 'env' | 'none' = 'file', env: Record<s
   const fullEnv: NodeJS.ProcessEnv = { ...process.env, ...env };
   delete fullEnv['TOKENFORGE_API_KEY'];
   if (key === 'env') fullEnv['TOKENFORGE_API_KEY'] = env['TOKENFORGE_API_KEY'] ?? admin;
-  const needsUrl = !args.includes('--help') && !args.includes('--url');
+  // Local commands (keys create) take --db instead of --url.
+  const needsUrl = !args.includes('--help') && !args.includes('--url') && !args.includes('--db');
   return new Promise((resolve) => {
     const p = spawn(process.execPath, [BIN, 'verifier', ...args, ...(needsUrl ? ['--url', srv.url] : []), ...keyArgs], { cwd: t.dir, env: fullEnv });
     let stdout = '';
@@ -84,20 +85,22 @@ afterAll(async () => {
 
 describe('verifier operator CLI', { timeout: 120_000 }, () => {
   it('takes the API key from a file or TOKENFORGE_API_KEY, never from a flag', async () => {
-    const none = await tf(['tokens', 'list'], 'none');
+    const none = await tf(['tokens', 'show', 'FOB-1'], 'none');
     expect(none.status).toBe(2);
     expect(none.stderr).toMatch(/^tokenforge: error: no API key: give --api-key-file FILE or set TOKENFORGE_API_KEY/);
-    const flag = await tf(['tokens', 'list', '--api-key', admin], 'none');
+    const flag = await tf(['tokens', 'show', 'FOB-1', '--api-key', admin], 'none');
     expect(flag.status).toBe(2);
-    expect(flag.stderr).toMatch(/Unknown argument: api-key/);
-    const env = await tf(['tokens', 'list', '--json'], 'env');
+    expect(flag.stderr).toMatch(/Unknown arguments?: api-key/);
+    const env = await tf(['tokens', 'show', 'FOB-1', '--json'], 'env');
     expect(env.status, env.stderr).toBe(0);
-    expect((JSON.parse(env.stdout) as { tokens: unknown[] }).tokens).toHaveLength(6);
-    const wrong = await tf(['tokens', 'list'], 'env', { TOKENFORGE_API_KEY: `tfv_000000000000_${'A'.repeat(43)}` });
+    expect(JSON.parse(env.stdout)).toMatchObject({ token: { serial: 'FOB-1', user: 'alice' } });
+    const file = await tf(['tokens', 'show', 'FOB-1', '--json'], 'file');
+    expect(file.stdout).toBe(env.stdout);
+    const wrong = await tf(['tokens', 'show', 'FOB-1'], 'env', { TOKENFORGE_API_KEY: `tfv_000000000000_${'A'.repeat(43)}` });
     expect(wrong.status).toBe(1);
     expect(wrong.stderr).toMatch(/^tokenforge: error: 401 UNAUTHENTICATED.*--api-key-file/);
     writeFileSync(join(t.dir, 'empty.key'), '# nothing here\n', { mode: 0o600 });
-    const empty = await tf(['tokens', 'list', '--api-key-file', join(t.dir, 'empty.key')], 'none');
+    const empty = await tf(['tokens', 'show', 'FOB-1', '--api-key-file', join(t.dir, 'empty.key')], 'none');
     expect(empty.status).toBe(2);
     expect(empty.stderr).toMatch(/holds no key/);
   });
