@@ -117,6 +117,55 @@ describe('lifecycle over HTTP', { timeout: 90_000 }, () => {
     }
   });
 
+  it('list with filters and cursor, bulk with dry run, batch summary; their bad input is a 400 that changes nothing', async () => {
+    const body = Array.from({ length: 5 }, (_, i) => ({ serial: `H-LS-${i}`, type: 'hotp', secret: hex(randomBytes(20)), secretEncoding: 'hex', batchId: 'H-BATCH', user: i < 3 ? 'erin' : 'frank' }));
+    expect((await req('POST', '/v1/tokens:batch', admin, { tokens: body })).status).toBe(200);
+    const p1 = await req('GET', '/v1/tokens?batch=H-BATCH&limit=2', admin);
+    expect((p1.json['tokens'] as Array<{ serial: string }>).map((x) => x.serial)).toEqual(['H-LS-0', 'H-LS-1']);
+    const p2 = await req('GET', `/v1/tokens?batch=H-BATCH&limit=2&cursor=${p1.json['nextCursor'] as string}`, admin);
+    expect((p2.json['tokens'] as Array<{ serial: string }>).map((x) => x.serial)).toEqual(['H-LS-2', 'H-LS-3']);
+    expect(JSON.stringify(p2.json)).not.toMatch(/seed|sealed|secret/i);
+    expect((await req('GET', '/v1/tokens?user=frank&state=active&serialPrefix=H-LS', admin)).json).toMatchObject({ nextCursor: null, tokens: [{ serial: 'H-LS-3' }, { serial: 'H-LS-4' }] });
+    const dry = await req('POST', '/v1/tokens:bulk', admin, { action: 'disable', filter: { batch: 'H-BATCH', user: 'erin' }, dryRun: true });
+    expect(dry.json).toMatchObject({ action: 'disable', matched: 3, changed: 3, dryRun: true });
+    expect((await req('GET', '/v1/batches/H-BATCH', admin)).json).toMatchObject({ batchId: 'H-BATCH', tokens: 5, byState: { active: 5 } });
+    const before = await auditHead();
+    const bad: Array<[string, string, unknown, string]> = [
+      ['GET', '/v1/tokens?colour=red', undefined, 'colour'],
+      ['GET', '/v1/tokens?state=gone', undefined, 'state'],
+      ['GET', '/v1/tokens?limit=0', undefined, 'limit'],
+      ['GET', '/v1/tokens?cursor=!!', undefined, 'cursor'],
+      ['GET', '/v1/tokens?cursor=Zm9v_', undefined, 'cursor'],
+      ['GET', '/v1/tokens?usedBefore=yesterday', undefined, 'usedBefore'],
+      ['GET', '/v1/tokens?neverUsed=yes', undefined, 'neverUsed'],
+      ['GET', '/v1/tokens?type=sms', undefined, 'type'],
+      ['GET', '/v1/tokens?user=a&user=b', undefined, 'user'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke' }, 'filter'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: {} }, 'filter'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { colour: 'red' } }, 'filter.colour'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { batch: 'H-BATCH' }, all: true }, 'all'],
+      ['POST', '/v1/tokens:bulk', { action: 'delete', filter: { batch: 'H-BATCH' } }, 'action'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { serials: [] } }, 'filter.serials'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { serials: ['ok', '../x'] } }, 'filter.serials[1]'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { state: 'gone' } }, 'filter.state'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { batch: 'H-BATCH' }, dryRun: 'yes' }, 'dryRun'],
+      ['POST', '/v1/tokens:bulk', { action: 'revoke', filter: { batch: 'H-BATCH' }, extra: 1 }, 'extra'],
+      ['GET', '/v1/batches/%ZZ', undefined, 'batchId'],
+    ];
+    for (const [m, path, b, field] of bad) {
+      const r = await req(m, path, admin, b);
+      expect(r.status, `${m} ${path} ${JSON.stringify(b)}`).toBe(400);
+      expect(r.json['error'], `${m} ${path}`).toMatchObject({ code: 'INVALID_REQUEST', field });
+    }
+    expect(await auditHead()).toBe(before);
+    expect((await req('GET', '/v1/batches/H-BATCH', admin)).json).toMatchObject({ byState: { active: 5 } });
+    expect((await req('GET', '/v1/batches/NOPE', admin)).status).toBe(404);
+    const done = await req('POST', '/v1/tokens:bulk', admin, { action: 'revoke', filter: { batch: 'H-BATCH' }, reason: 'leak' });
+    expect(done.json).toMatchObject({ matched: 5, changed: 5, dryRun: false });
+    expect(await auditHead()).toBe(before + 1);
+    expect((await req('GET', '/v1/batches/H-BATCH', admin)).json).toMatchObject({ byState: { revoked: 5 } });
+  });
+
   it('docs/openapi.json describes every route the handler serves', () => {
     const doc = JSON.parse(readFileSync(join(ROOT, 'docs', 'openapi.json'), 'utf8')) as { paths: Record<string, unknown> };
     for (const r of ROUTE_TEMPLATES) expect(Object.keys(doc.paths), r).toContain(r);

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { createHotpEngine } from '../otp/engine.ts';
+import { activeTokensWithSeeds } from '../verifier/admin.ts';
 import { DEFAULT_POLICY, type Policy } from '../verifier/domain/types.ts';
 import type { RegisterRequest } from '../verifier/domain/requests.ts';
 import { createKeyring } from '../verifier/keyring.ts';
@@ -163,6 +164,27 @@ for (const [name, open] of backends) {
       expect((await svc.getToken('UL-1'))['failCount']).toBe(0);
       await svc.setState('UL-1', 'disable', 'key:admin');
       expect((await svc.verify({ user: 'dan', serial: null, code: ea.code(0n), counter: null }, 'test')).result).not.toBe('ok');
+    });
+
+    it('export read: only active tokens, with current counters/last steps and their seeds, in pages', async () => {
+      const seeds = Array.from({ length: 5 }, () => randomBytes(20));
+      await svc.register(seeds.map((sd, i) => reg(`EX-${i}`, sd, { batchId: 'EXP', ...(i === 4 ? { otp: totpParams } : {}) })), 'test');
+      const e0 = createHotpEngine(seeds[0]!, { algorithm: 'SHA1', digits: 6 });
+      for (const c of [0n, 1n]) expect((await svc.verify({ serial: 'EX-0', user: null, code: e0.code(c), counter: null }, 'test')).result).toBe('ok');
+      const e4 = createHotpEngine(seeds[4]!, { algorithm: 'SHA1', digits: 6 });
+      expect((await svc.verify({ serial: 'EX-4', user: null, code: e4.code(stepNow()), counter: null }, 'test')).result).toBe('ok');
+      await svc.setState('EX-1', 'revoke', 'test');
+      await svc.setState('EX-2', 'lost', 'test');
+      const got: Array<[string, string, string | null, string]> = [];
+      for await (const x of activeTokensWithSeeds(store, ring, { batch: 'EXP' }, 1)) {
+        got.push([x.record.serial, x.record.counter.toString(), x.record.lastStep?.toString() ?? null, Buffer.from(x.seed).toString('hex')]);
+        x.seed.fill(0);
+      }
+      expect(got).toEqual([
+        ['EX-0', '2', null, seeds[0]!.toString('hex')],
+        ['EX-3', '0', null, seeds[3]!.toString('hex')],
+        ['EX-4', '0', stepNow().toString(), seeds[4]!.toString('hex')],
+      ]);
     });
 
     it('PATCH: version precondition, reassignment audited with old and new user, only given fields change', async () => {

@@ -257,6 +257,39 @@ for (const [name, make] of [['sqlite', async () => sqliteBackend()], ['postgres'
       }
     });
 
+    it('listTokens pages by serial with every filter; bulkUpdate is one transaction with one audit entry; batchSummary', async () => {
+      const src = { fingerprint: 'ef'.repeat(32), name: 'leak.csv' };
+      const ts = Array.from({ length: 12 }, (_, i) => token(`LS-${String(i).padStart(2, '0')}`, {
+        batchId: i < 8 ? 'BATCH-A' : 'BATCH-B', source: i < 8 ? src : null, user: i % 2 ? 'odd' : 'even', createdAtMs: 1000 + i,
+        lastUsedAtMs: i < 4 ? 5000 + i : null, ...(i === 11 ? { otp: { type: 'totp', algorithm: 'SHA1', digits: 6, periodSec: 30, t0Sec: 0n } as const } : {}),
+      }));
+      await store.registerTokens(ts, sameSeed, () => []);
+      const serials = async (f: Parameters<VerifierStore['listTokens']>[0]) => (await store.listTokens(f)).map((t) => t.serial);
+      expect(await serials({ serialPrefix: 'LS-', limit: 5 })).toEqual(['LS-00', 'LS-01', 'LS-02', 'LS-03', 'LS-04']);
+      expect(await serials({ serialPrefix: 'LS-', afterSerial: 'LS-09', limit: 5 })).toEqual(['LS-10', 'LS-11']);
+      expect(await serials({ batch: 'BATCH-B', limit: 10 })).toEqual(['LS-08', 'LS-09', 'LS-10', 'LS-11']);
+      expect(await serials({ batch: 'BATCH-A', user: 'odd', limit: 10 })).toEqual(['LS-01', 'LS-03', 'LS-05', 'LS-07']);
+      expect(await serials({ serialPrefix: 'LS-', type: 'totp', limit: 10 })).toEqual(['LS-11']);
+      expect(await serials({ serialPrefix: 'LS-', usedBeforeMs: 5002, limit: 10 })).toEqual(['LS-00', 'LS-01']);
+      expect(await serials({ serialPrefix: 'LS-', usedAfterMs: 5002, limit: 10 })).toEqual(['LS-02', 'LS-03']);
+      expect((await serials({ serialPrefix: 'LS-', neverUsed: true, limit: 100 })).length).toBe(8);
+      expect(await serials({ serials: ['LS-03', 'LS-07', 'nope'], limit: 10 })).toEqual(['LS-03', 'LS-07']);
+      const head = await store.auditHead();
+      const revoke = (t: TokenRecord) => (t.state === 'revoked' ? null : { ...t, state: 'revoked' as const, revokedAtMs: 9 });
+      expect(await store.bulkUpdate({ batch: 'BATCH-A', limit: 0 }, revoke, (o) => audit(`bulk ${o.changed}`), true)).toEqual({ matched: 8, changed: 8 });
+      expect(await store.auditHead()).toEqual(head);
+      expect(await serials({ batch: 'BATCH-A', state: 'active', limit: 100 })).toHaveLength(8);
+      const before = (await store.getToken('LS-00'))!.version;
+      expect(await store.bulkUpdate({ batch: 'BATCH-A', limit: 0 }, revoke, (o) => audit(`bulk-revoke ${o.matched}/${o.changed}`), false)).toEqual({ matched: 8, changed: 8 });
+      expect((await store.auditHead()).seq).toBe(head.seq + 1);
+      expect((await store.listAudit({ afterSeq: head.seq, limit: 10 })).map((e) => e.action)).toEqual(['bulk-revoke 8/8']);
+      expect(await store.getToken('LS-00')).toMatchObject({ state: 'revoked', version: before + 1 });
+      expect(await store.bulkUpdate({ batch: 'BATCH-A', limit: 0 }, revoke, () => audit('again'), false)).toEqual({ matched: 8, changed: 0 });
+      expect(await store.batchSummary('BATCH-A')).toEqual({ batchId: 'BATCH-A', source: src, tokens: 8, byState: { revoked: 8 }, firstRegisteredAtMs: 1000, lastRegisteredAtMs: 1007 });
+      expect(await store.batchSummary('BATCH-B')).toMatchObject({ source: null, tokens: 4, byState: { active: 4 } });
+      expect(await store.batchSummary('nope')).toBeUndefined();
+    });
+
     it('delete, API keys, count, reseal', async () => {
       expect(await store.deleteToken('ID-1', audit('delete', 'ID-1'))).toBe(true);
       expect(await store.deleteToken('ID-1', audit('delete', 'ID-1'))).toBe(false);

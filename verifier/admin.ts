@@ -1,10 +1,15 @@
-/** Local administration used by the CLI: API keys, audit-chain verification, master key rotation. */
+/**
+ * Local administration used by the CLI: API keys, audit-chain verification, master key rotation, and the
+ * registry export's read of active tokens with their seeds (run where the master key is; never over HTTP).
+ */
 import { generateApiKey } from './apikeys.ts';
 import { createChainChecker, type ChainCheck } from './domain/audit.ts';
 import { appendKey, readKeyFile } from './keyfile.ts';
 import { createKeyring } from './keyring.ts';
 import type { ApiRole } from './domain/roles.ts';
-import type { VerifierStore } from './store/types.ts';
+import type { TokenRecord } from './domain/types.ts';
+import type { Keyring } from './keyring.ts';
+import type { TokenFilter, VerifierStore } from './store/types.ts';
 
 export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number): Promise<{ key: string; id: string }> {
   const { key, record } = generateApiKey(role, label, nowMs);
@@ -46,4 +51,38 @@ export async function rotateMasterKey(store: VerifierStore, keyFile: string, now
     { atMs: nowMs, actor: 'cli', action: 'rotate-key', serial: null, result: 'ok', detail: { kid } },
   );
   return { kid, tokens };
+}
+
+/** One active token of the registry with its unsealed seed, for `verifier export`. */
+export interface ExportedToken {
+  /**
+   * The row as stored: `record.counter` is the NEXT counter the verifier expects (HOTP; write it as the
+   * exported counter), `record.lastStep` the last accepted TOTP step (null if none), `record.otp` the static
+   * parameters (use `record.counter`, never `record.otp.counter`).
+   */
+  record: TokenRecord;
+  /** The seed. The caller owns it and must wipe it (`seed.fill(0)`) as soon as it is written. */
+  seed: Uint8Array;
+}
+
+/**
+ * Every ACTIVE token (never disabled, locked, lost or revoked) matching `filter`, by serial, in pages of
+ * `pageSize`, each with its seed unsealed by `keyring` (e.g. `createKeyring(readKeyFile(masterKeyFile))`).
+ * Each page is read at once, so a token's counter is current as of its page; verifications running meanwhile
+ * can only move it forward (an export written from it never accepts a code the verifier accepted before).
+ */
+export async function* activeTokensWithSeeds(
+  store: VerifierStore,
+  keyring: Keyring,
+  filter: { batch?: string; user?: string } = {},
+  pageSize = 500,
+): AsyncGenerator<ExportedToken> {
+  let after: string | undefined;
+  for (;;) {
+    const f: TokenFilter = { ...filter, state: 'active', limit: pageSize, ...(after !== undefined ? { afterSerial: after } : {}) };
+    const page = await store.listTokens(f);
+    for (const record of page) yield { record, seed: keyring.open(record.serial, record.seedKid, record.seedSealed) };
+    if (page.length < pageSize) return;
+    after = page[page.length - 1]!.serial;
+  }
 }

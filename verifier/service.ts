@@ -15,12 +15,12 @@ import type { AuditEntry, AuditFilter, AuditInput } from './domain/audit.ts';
 import { decideResync, decideVerify, totpStepAt } from './domain/rules.ts';
 import { transition, type AdminEvent } from './domain/states.ts';
 import { effectivePolicy, withDynamic, type Policy, type ResyncResult, type TokenRecord, type VerifyResult } from './domain/types.ts';
-import { isPublicTestSeed, sameParameters, type RegisterRequest, type TokenPatch, type VerifyRequest } from './domain/requests.ts';
+import { isPublicTestSeed, sameParameters, type BulkRequest, type RegisterRequest, type TokenPatch, type VerifyRequest } from './domain/requests.ts';
 import { freshUser, userFailed, userGate, userReset } from './domain/users.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import type { Metrics } from './metrics.ts';
-import type { RegisterOutcome, VerifierStore } from './store/types.ts';
+import type { BatchSummary, BulkOutcome, RegisterOutcome, TokenFilter, VerifierStore } from './store/types.ts';
 
 export interface Clock {
   nowMs(): number;
@@ -106,6 +106,11 @@ export interface VerifierService {
   update(serial: string, patch: TokenPatch, actor: string): Promise<TokenMetadata>;
   getToken(serial: string): Promise<TokenMetadata>;
   unlockUser(user: string, actor: string, reason?: string | null): Promise<{ user: string; failCount: number; locked: boolean }>;
+  /** A page of the registry as metadata, and the serial to continue after (null on the last page). */
+  listTokens(filter: TokenFilter): Promise<{ tokens: TokenMetadata[]; nextAfter: string | null }>;
+  /** One state action over every token matching the filter, atomically, audited as one entry. */
+  bulk(req: BulkRequest, actor: string): Promise<BulkOutcome & { action: AdminEvent; dryRun: boolean }>;
+  batch(batchId: string): Promise<BatchSummary>;
   auditLog(q: AuditFilter): Promise<AuditEntry[]>;
   /** Destroys every cached engine (key state zeroed). */
   close(): void;
@@ -145,6 +150,9 @@ export function createVerifierService(o: ServiceOptions): VerifierService {
     update: (serial, patch, actor) => update(s, serial, patch, actor),
     getToken: (serial) => getToken(s, serial),
     unlockUser: (user, actor, reason) => unlockUser(s, user, actor, reason ?? null),
+    listTokens: (f) => listTokens(s, f),
+    bulk: (req, actor) => bulk(s, req, actor),
+    batch: (id) => batch(s, id),
     auditLog: (q) => s.store.listAudit(q),
     close: () => close(s),
   };
@@ -419,4 +427,44 @@ async function getToken(s: ServiceState, serial: string): Promise<TokenMetadata>
   const t = await s.store.getToken(serial);
   if (!t) return notFound(serial);
   return tokenMetadata(t, s.clock.nowMs());
+}
+
+async function listTokens(s: ServiceState, f: TokenFilter): Promise<{ tokens: TokenMetadata[]; nextAfter: string | null }> {
+  const now = s.clock.nowMs();
+  const rows = await s.store.listTokens(f);
+  return { tokens: rows.map((t) => tokenMetadata(t, now)), nextAfter: rows.length === f.limit ? rows[rows.length - 1]!.serial : null };
+}
+
+/**
+ * Bulk state action (issue 11): the transition table decides per token; tokens it refuses (e.g. already
+ * revoked) are matched but not changed. After this returns, no instance accepts a code of a changed token:
+ * every changed row's version moved under the store's write lock (store/types.ts bulkUpdate).
+ */
+async function bulk(s: ServiceState, req: BulkRequest, actor: string): Promise<BulkOutcome & { action: AdminEvent; dryRun: boolean }> {
+  const now = s.clock.nowMs();
+  const f = req.filter;
+  const filter: TokenFilter = { limit: 0 };
+  if (f.batch !== undefined) filter.batch = f.batch;
+  if (f.user !== undefined) filter.user = f.user;
+  if (f.state !== undefined) filter.state = f.state;
+  if (f.serials !== undefined) filter.serials = f.serials;
+  const revoked: string[] = [];
+  const out = await s.store.bulkUpdate(
+    filter,
+    (t) => {
+      const next = transition(t, req.action, s.policy, { nowMs: now, reason: req.reason });
+      if (next && next.state === 'revoked') revoked.push(t.uid);
+      return next;
+    },
+    (o) => auditOf(s, actor, `bulk-${req.action}`, null, 'ok', { matched: o.matched, changed: o.changed, filter: { ...f, ...(f.serials ? { serials: f.serials.length } : {}) }, all: req.all, reason: req.reason }),
+    req.dryRun,
+  );
+  if (!req.dryRun) for (const uid of revoked) dropEngine(s, uid);
+  return { ...out, action: req.action, dryRun: req.dryRun };
+}
+
+async function batch(s: ServiceState, batchId: string): Promise<BatchSummary> {
+  const b = await s.store.batchSummary(batchId);
+  if (!b) throw new VerifierError('NOT_FOUND', `no token was registered with batch ${batchId}`);
+  return b;
 }

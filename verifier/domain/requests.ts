@@ -9,6 +9,7 @@
  * (sameParameters).
  */
 import type { OtpParams } from '../../otp/otp-params.ts';
+import type { AdminEvent, TokenStateName } from './states.ts';
 import type { TokenSource } from './types.ts';
 import { VerifierError } from '../errors.ts';
 
@@ -53,6 +54,15 @@ export interface TokenPatch {
   windowBack?: number | null;
   windowForward?: number | null;
   resyncWindow?: number | null;
+}
+
+/** A bulk state action (POST /v1/tokens:bulk). An empty filter needs `all` (checked by the parser). */
+export interface BulkRequest {
+  action: AdminEvent;
+  filter: { batch?: string; user?: string; serials?: string[]; state?: TokenStateName };
+  all: boolean;
+  dryRun: boolean;
+  reason: string | null;
 }
 
 /** One verification: by serial, or by user (every hotp/totp token of the user is tried). */

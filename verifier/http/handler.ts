@@ -17,7 +17,7 @@ import type { Metrics } from '../metrics.ts';
 import type { Clock, VerifierService } from '../service.ts';
 import type { VerifierStore } from '../store/types.ts';
 import { authenticate, createKeyAuth, type KeyAuth } from './auth.ts';
-import { parseActionBody, parseAuditQuery, parseBatch, parseDeleteQuery, parseJsonBody, parsePatch, parsePathSerial, parsePathUser, parseRegister, parseResync, parseVerify } from './parse.ts';
+import { encodeCursor, parseActionBody, parseAuditQuery, parseBatch, parseBulk, parseDeleteQuery, parseJsonBody, parsePatch, parsePathBatch, parsePathSerial, parsePathUser, parseTokenQuery, parseRegister, parseResync, parseVerify } from './parse.ts';
 import { headerValue, type HttpRequest, type HttpResponse } from './types.ts';
 
 export type { HttpRequest, HttpResponse } from './types.ts';
@@ -49,7 +49,7 @@ export const DEFAULT_BODY_LIMIT = 64 * 1024;
 export const BATCH_BODY_LIMIT = 16 * 1024 * 1024;
 
 export function bodyLimitFor(path: string, base = DEFAULT_BODY_LIMIT): number {
-  return path === '/v1/tokens:batch' ? Math.max(base, BATCH_BODY_LIMIT) : base;
+  return path === '/v1/tokens:batch' || path === '/v1/tokens:bulk' ? Math.max(base, BATCH_BODY_LIMIT) : base;
 }
 
 const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' } as const;
@@ -71,12 +71,13 @@ export function errorResponse(code: VerifierErrorCode | 'INTERNAL', message: str
 export const ROUTE_TEMPLATES = [
   '/healthz', '/metrics', '/openapi.json', '/v1/verify', '/v1/tokens', '/v1/tokens:batch', '/v1/audit', '/v1/tokens/{serial}',
   '/v1/tokens/{serial}/resync', '/v1/tokens/{serial}/enable', '/v1/tokens/{serial}/disable', '/v1/tokens/{serial}/unlock',
-  '/v1/tokens/{serial}/lost', '/v1/tokens/{serial}/revoke', '/v1/users/{user}/unlock',
+  '/v1/tokens/{serial}/lost', '/v1/tokens/{serial}/revoke', '/v1/users/{user}/unlock', '/v1/tokens:bulk', '/v1/batches/{batchId}',
 ] as const;
 
 /** The route template of a path, for metrics labels (bounded cardinality). */
 export function routeOf(path: string): string {
-  if (['/healthz', '/metrics', '/openapi.json', '/v1/verify', '/v1/tokens', '/v1/tokens:batch', '/v1/audit'].includes(path)) return path;
+  if (['/healthz', '/metrics', '/openapi.json', '/v1/verify', '/v1/tokens', '/v1/tokens:batch', '/v1/tokens:bulk', '/v1/audit'].includes(path)) return path;
+  if (/^\/v1\/batches\/[^/]+$/.test(path)) return '/v1/batches/{batchId}';
   const m = /^\/v1\/tokens\/[^/]+(?:\/(resync|enable|disable|unlock|lost|revoke))?$/.exec(path);
   if (m) return `/v1/tokens/{serial}${m[1] ? `/${m[1]}` : ''}`;
   if (/^\/v1\/users\/[^/]+\/unlock$/.test(path)) return '/v1/users/{user}/unlock';
@@ -161,7 +162,9 @@ function route(s: HandlerState, req: HttpRequest): Promise<Routed> | Routed {
     case '/v1/verify':
       return verify(s, req);
     case '/v1/tokens':
-      return registerOne(s, req);
+      return req.method === 'GET' ? listTokens(s, req) : registerOne(s, req);
+    case '/v1/tokens:bulk':
+      return bulk(s, req);
     case '/v1/tokens:batch':
       return registerBatch(s, req);
     case '/v1/audit':
@@ -169,6 +172,8 @@ function route(s: HandlerState, req: HttpRequest): Promise<Routed> | Routed {
   }
   const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock|lost|revoke))?$/.exec(path);
   if (m) return token(s, req, parsePathSerial(m[1]!), m[2] as 'resync' | AdminEvent | undefined);
+  const bm = /^\/v1\/batches\/([^/]+)$/.exec(path);
+  if (bm) return batch(s, req, parsePathBatch(bm[1]!));
   const u = /^\/v1\/users\/([^/]+)\/unlock$/.exec(path);
   if (u) return unlockUser(s, req, parsePathUser(u[1]!));
   throw new VerifierError('NOT_FOUND', `no route ${method} ${path.slice(0, 200)}; see /openapi.json`);
@@ -239,6 +244,34 @@ async function audit(s: HandlerState, req: HttpRequest): Promise<Routed> {
       entries: entries.map((e) => ({ ...e, at: new Date(e.atMs).toISOString(), detail: JSON.parse(e.detail) as unknown })),
       next: entries.length === q.limit && last ? String(last.seq) : null,
     }),
+  };
+}
+
+/** GET /v1/tokens: a page of the registry (metadata only, never a seed), ordered by serial. */
+async function listTokens(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  await authenticate(s.keys, req, 'admin');
+  const f = parseTokenQuery(req.query);
+  const page = await s.service.listTokens(f);
+  return { route: req.path, res: json(200, { tokens: page.tokens, nextCursor: page.nextAfter === null ? null : encodeCursor(page.nextAfter) }) };
+}
+
+async function bulk(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'admin');
+  requireJson(req);
+  const b = parseBulk(parseJsonBody(req.body));
+  const out = await s.service.bulk(b, actor);
+  return { route: req.path, res: json(200, { action: out.action, matched: out.matched, changed: out.changed, dryRun: out.dryRun, filter: b.filter, all: b.all }) };
+}
+
+async function batch(s: HandlerState, req: HttpRequest, batchId: string): Promise<Routed> {
+  allow(req, 'GET');
+  await authenticate(s.keys, req, 'admin');
+  const b = await s.service.batch(batchId);
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  return {
+    route: '/v1/batches/{batchId}',
+    res: json(200, { batchId: b.batchId, source: b.source, tokens: b.tokens, byState: b.byState, firstRegisteredAt: iso(b.firstRegisteredAtMs), lastRegisteredAt: iso(b.lastRegisteredAtMs) }),
   };
 }
 

@@ -14,15 +14,15 @@
 import pg from 'pg';
 import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
 import { admitSeed, tombstoneOf } from '../domain/lifecycle.ts';
-import { withDynamic, type TokenRecord } from '../domain/types.ts';
+import { withDynamic, type TokenDynamic, type TokenRecord } from '../domain/types.ts';
 import type { UserRecord } from '../domain/users.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 import {
   apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, TOMBSTONE_COLUMNS,
-  tombstoneFromRow, tombstoneValues, userFromRow, type DynamicColumn, type Row,
+  tombstoneFromRow, tombstoneValues, userFromRow, tokenSelect, tokenWhere, batchFromRows, BATCH_GROUP_SQL, BATCH_SOURCE_SQL, type DynamicColumn, type Row,
 } from './rows.ts';
-import type { ApiKeyRecord, RegisterOptions, RegisterOutcome, TokenEdit, UpdateOutcome, VerifierStore } from './types.ts';
+import type { ApiKeyRecord, BulkOutcome, RegisterOptions, RegisterOutcome, TokenEdit, TokenFilter, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface PostgresOptions {
   schema?: string;
@@ -110,6 +110,12 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       return r ? userFromRow(r) : undefined;
     }),
     updateUser: (user, decide) => tx(s, 'update user', (c) => updateUser(c, user, decide)),
+    listTokens: (f) => guard('list tokens', async () => {
+      const { sql, args } = tokenSelect(f, pgList.param, pgList.inList, pgList.toList);
+      return (await pool.query(sql, args)).rows.map((r) => tokenFromRow(r as Row));
+    }),
+    bulkUpdate: (f, decide, audit, dryRun) => tx(s, 'bulk update', (c) => bulkUpdate(c, f, decide, audit, dryRun)),
+    batchSummary: (id) => guard('read batch', async () => batchFromRows(id, (await pool.query(BATCH_GROUP_SQL('$1'), [id])).rows as Row[], (await pool.query(BATCH_SOURCE_SQL('$1'), [id])).rows[0] as Row | undefined)),
     listTombstones: (fp) => guard('read tombstones', async () => (await pool.query('SELECT * FROM tombstones WHERE seed_fp = $1 ORDER BY deleted_at_ms, uid', [fp])).rows.map((r) => tombstoneFromRow(r as Row))),
     appendAudit: (input) => tx(s, 'audit', (c) => append(c, input)),
     listAudit: (f) => guard('read audit', () => listAudit(pool, f)),
@@ -286,6 +292,38 @@ async function updateUser<R>(c: Client, user: string, decide: (u: UserRecord | u
   }
   if (out.audit) await append(c, out.audit);
   return out.value;
+}
+
+const pgList = { param: (n: number) => `$${n}`, inList: (n: number) => `serial = ANY($${n}::text[])`, toList: (a: readonly string[]) => [...a] };
+
+/** Locks every matching row (in serial order, like the verification groups: no deadlock), decides, writes. */
+async function bulkUpdate(c: Client, f: TokenFilter, decide: (t: TokenRecord) => TokenDynamic | null, audit: (o: BulkOutcome) => AuditInput, dryRun: boolean): Promise<BulkOutcome> {
+  const { where, args } = tokenWhere({ ...f, limit: 0 }, pgList.param, pgList.inList, pgList.toList);
+  const rows = (await c.query(`SELECT * FROM tokens ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY serial${dryRun ? '' : ' FOR UPDATE'}`, args)).rows.map((r) => tokenFromRow(r as Row));
+  const now = Date.now();
+  const dirty: TokenRecord[] = [];
+  const oldVersion: number[] = [];
+  for (const t of rows) {
+    const next = decide(t);
+    if (!next) continue;
+    dirty.push(withDynamic(t, next, now));
+    oldVersion.push(t.version);
+  }
+  const out = { matched: rows.length, changed: dirty.length };
+  if (dryRun) return out;
+  if (dirty.length > 0) {
+    const values = dirty.map(dynamicValues);
+    const r = await c.query(UPDATE_DYNAMIC_SQL, [
+      dirty.map((t) => t.serial),
+      ...DYNAMIC_COLUMNS.map((_, i) => values.map((v) => v[i])),
+      dirty.map((t) => t.version),
+      oldVersion,
+      dirty.map((t) => t.updatedAtMs),
+    ]);
+    if (r.rowCount !== dirty.length) throw new VerifierError('BUSY', 'a token changed during the bulk operation; retry');
+  }
+  await append(c, audit(out));
+  return out;
 }
 
 async function editToken(c: Client, serial: string, decide: (t: TokenRecord | undefined) => { edit: TokenEdit; audit: AuditInput }): Promise<TokenRecord> {

@@ -9,7 +9,7 @@ import type { HashAlgorithm } from '../../otp/params.ts';
 import type { Tombstone } from '../domain/lifecycle.ts';
 import type { TokenDynamic, TokenRecord, TokenSource } from '../domain/types.ts';
 import type { UserRecord } from '../domain/users.ts';
-import type { ApiKeyRecord } from './types.ts';
+import type { ApiKeyRecord, BatchSummary, TokenFilter } from './types.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -204,3 +204,63 @@ export function userFromRow(r: Row): UserRecord {
 export function userValues(u: UserRecord): unknown[] {
   return [u.user, u.failCount, u.throttledUntilMs, u.lockedAtMs, u.version, u.updatedAtMs];
 }
+
+/**
+ * The WHERE of a token filter (without paging and limit), for SELECT and for bulk updates; `param(n)` writes the
+ * dialect's n-th placeholder, `inList(n)` the membership test of serial in the n-th argument (an array).
+ */
+export function tokenWhere(f: TokenFilter, param: (n: number) => string, inList: (n: number) => string, toList: (a: readonly string[]) => unknown): { where: string[]; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: (p: string) => string, v: unknown): void => {
+    args.push(v);
+    where.push(sql(param(args.length)));
+  };
+  if (f.user !== undefined) add((p) => `user_name = ${p}`, f.user);
+  if (f.batch !== undefined) add((p) => `batch_id = ${p}`, f.batch);
+  if (f.state !== undefined) add((p) => `state = ${p}`, f.state);
+  if (f.type !== undefined) add((p) => `type = ${p}`, f.type);
+  if (f.serialPrefix !== undefined) {
+    args.push(f.serialPrefix);
+    where.push(`substr(serial, 1, ${f.serialPrefix.length}) = ${param(args.length)}`);
+  }
+  if (f.usedBeforeMs !== undefined) add((p) => `last_used_at_ms < ${p}`, f.usedBeforeMs);
+  if (f.usedAfterMs !== undefined) add((p) => `last_used_at_ms >= ${p}`, f.usedAfterMs);
+  if (f.neverUsed === true) where.push('last_used_at_ms IS NULL');
+  if (f.neverUsed === false) where.push('last_used_at_ms IS NOT NULL');
+  if (f.serials !== undefined) {
+    args.push(toList(f.serials));
+    where.push(inList(args.length));
+  }
+  if (f.afterSerial !== undefined) add((p) => `serial > ${p}`, f.afterSerial);
+  return { where, args };
+}
+
+export function tokenSelect(f: TokenFilter, param: (n: number) => string, inList: (n: number) => string, toList: (a: readonly string[]) => unknown): { sql: string; args: unknown[] } {
+  const { where, args } = tokenWhere(f, param, inList, toList);
+  args.push(f.limit);
+  return { sql: `SELECT * FROM tokens ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY serial LIMIT ${param(args.length)}`, args };
+}
+
+/** A batch's summary from its rows grouped by state (columns state, n, first_ms, last_ms) and one source row. */
+export function batchFromRows(batchId: string, groups: readonly Row[], sourceRow: Row | undefined): BatchSummary | undefined {
+  if (groups.length === 0) return undefined;
+  const byState: BatchSummary['byState'] = {};
+  let tokens = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const g of groups) {
+    const n = num(g['n']);
+    byState[g['state'] as keyof BatchSummary['byState']] = n;
+    tokens += n;
+    first = Math.min(first, num(g['first_ms']));
+    last = Math.max(last, num(g['last_ms']));
+  }
+  const source = sourceRow && sourceRow['source_fingerprint'] !== null && sourceRow['source_fingerprint'] !== undefined ? sourceFromRow(sourceRow) : null;
+  return { batchId, source, tokens, byState, firstRegisteredAtMs: first, lastRegisteredAtMs: last };
+}
+
+export const BATCH_GROUP_SQL = (p: string): string =>
+  `SELECT state, COUNT(*) AS n, MIN(created_at_ms) AS first_ms, MAX(created_at_ms) AS last_ms FROM tokens WHERE batch_id = ${p} GROUP BY state`;
+export const BATCH_SOURCE_SQL = (p: string): string =>
+  `SELECT source_fingerprint, source_name FROM tokens WHERE batch_id = ${p} AND source_fingerprint IS NOT NULL ORDER BY created_at_ms, serial LIMIT 1`;

@@ -17,9 +17,9 @@ import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
 import {
   apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, TOMBSTONE_COLUMNS,
-  tombstoneFromRow, tombstoneValues, userFromRow, userValues, type Row,
+  tombstoneFromRow, tombstoneValues, userFromRow, userValues, tokenSelect, tokenWhere, batchFromRows, BATCH_GROUP_SQL, BATCH_SOURCE_SQL, type Row,
 } from './rows.ts';
-import type { ApiKeyRecord, RegisterOptions, RegisterOutcome, TokenEdit, UpdateOutcome, VerifierStore } from './types.ts';
+import type { ApiKeyRecord, BulkOutcome, RegisterOptions, RegisterOutcome, TokenEdit, TokenFilter, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface SqliteOptions {
   busyTimeoutMs?: number;
@@ -90,6 +90,9 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     editToken: async (serial, decide) => guard('edit token', () => s.db.transaction(() => editToken(s, serial, decide)).immediate()),
     getUser: async (user) => guard('read user', () => readUser(s, user)),
     updateUser: async (user, decide) => guard('update user', () => s.db.transaction(() => updateUser(s, user, decide)).immediate()),
+    listTokens: async (f) => guard('list tokens', () => listTokens(s, f)),
+    bulkUpdate: async (f, decide, audit, dryRun) => guard('bulk update', () => s.db.transaction(() => bulkUpdate(s, f, decide, audit, dryRun)).immediate()),
+    batchSummary: async (id) => guard('read batch', () => batchFromRows(id, s.db.prepare(BATCH_GROUP_SQL('?')).all(id) as Row[], s.db.prepare(BATCH_SOURCE_SQL('?')).get(id) as Row | undefined)),
     listTombstones: async (fp) => guard('read tombstones', () => (s.q.tombsByFp.all(fp) as Row[]).map(tombstoneFromRow)),
     appendAudit: async (input) => guard('audit', () => s.db.transaction(() => append(s, input)).immediate()),
     listAudit: async (f) => guard('read audit', () => listAudit(s, f)),
@@ -373,6 +376,31 @@ function updateUser<R>(s: SqliteState, user: string, decide: (u: UserRecord | un
   }
   if (out.audit) append(s, out.audit);
   return out.value;
+}
+
+const sqliteList = { param: () => '?', inList: () => 'serial IN (SELECT value FROM json_each(?))', toList: (a: readonly string[]) => JSON.stringify(a) };
+
+function listTokens(s: SqliteState, f: TokenFilter): TokenRecord[] {
+  const { sql, args } = tokenSelect(f, sqliteList.param, sqliteList.inList, sqliteList.toList);
+  return (s.db.prepare(sql).all(...args) as Row[]).map(tokenFromRow);
+}
+
+function bulkUpdate(s: SqliteState, f: TokenFilter, decide: (t: TokenRecord) => TokenDynamic | null, audit: (o: BulkOutcome) => AuditInput, dryRun: boolean): BulkOutcome {
+  const { where, args } = tokenWhere({ ...f, limit: 0 }, sqliteList.param, sqliteList.inList, sqliteList.toList);
+  const rows = (s.db.prepare(`SELECT * FROM tokens ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY serial`).all(...args) as Row[]).map(tokenFromRow);
+  const now = Date.now();
+  let changed = 0;
+  for (const t of rows) {
+    const next = decide(t);
+    if (!next) continue;
+    changed++;
+    if (dryRun) continue;
+    s.rowCache.delete(t.serial);
+    if (!writeDynamic(s, t.serial, t, next, now)) throw new VerifierError('BUSY', `token ${t.serial} changed during the bulk operation; retry`);
+  }
+  const out = { matched: rows.length, changed };
+  if (!dryRun) append(s, audit(out));
+  return out;
 }
 
 function editToken(s: SqliteState, serial: string, decide: (t: TokenRecord | undefined) => { edit: TokenEdit; audit: AuditInput }): TokenRecord {

@@ -23,7 +23,9 @@
 import type { AuditEntry, AuditFilter, AuditInput } from '../domain/audit.ts';
 import type { ApiRole } from '../domain/roles.ts';
 import type { Tombstone } from '../domain/lifecycle.ts';
-import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
+import type { OtpType } from '../../otp/otp-params.ts';
+import type { TokenStateName } from '../domain/states.ts';
+import type { TokenDynamic, TokenRecord, TokenSource } from '../domain/types.ts';
 import type { UserRecord } from '../domain/users.ts';
 
 export interface ApiKeyRecord {
@@ -51,6 +53,38 @@ export interface TokenEdit {
   windowBack: number | null;
   windowForward: number | null;
   resyncWindow: number | null;
+}
+
+/** A search of the registry (GET /v1/tokens; the export): every given field must match. Ordered by serial. */
+export interface TokenFilter {
+  user?: string;
+  batch?: string;
+  state?: TokenStateName;
+  serialPrefix?: string;
+  type?: OtpType;
+  /** lastUsedAtMs < usedBeforeMs (never-used tokens do not match). */
+  usedBeforeMs?: number;
+  usedAfterMs?: number;
+  neverUsed?: boolean;
+  /** Serials in this list (bulk operations; at most MAX_BATCH). */
+  serials?: readonly string[];
+  /** serial > afterSerial (paging: the last serial of the previous page). */
+  afterSerial?: string;
+  limit: number;
+}
+
+export interface BulkOutcome {
+  matched: number;
+  changed: number;
+}
+
+export interface BatchSummary {
+  batchId: string;
+  source: TokenSource | null;
+  tokens: number;
+  byState: Partial<Record<TokenStateName, number>>;
+  firstRegisteredAtMs: number;
+  lastRegisteredAtMs: number;
 }
 
 export interface RegisterOptions {
@@ -98,6 +132,20 @@ export interface VerifierStore {
    * the user's version.
    */
   updateUser<R>(user: string, decide: (u: UserRecord | undefined) => { next: UserRecord | null; audit: AuditInput | null; value: R }): Promise<R>;
+  /**
+   * Tokens matching the filter, by serial, at most filter.limit — WITH their sealed seeds (TokenRecord): a
+   * caller that shows them over HTTP maps them to metadata (service.ts tokenMetadata); only the local export
+   * unseals them.
+   */
+  listTokens(filter: TokenFilter): Promise<TokenRecord[]>;
+  /**
+   * One transaction over every token matching `filter` (limit ignored): `decide` (synchronous, pure) returns
+   * the next dynamic state or null (unchanged); changed rows are written with a compare-and-set and a version
+   * bump (so no cached copy of them is ever accepted again), and ONE audit entry `audit(outcome)` is appended.
+   * `dryRun`: only counts, writes nothing.
+   */
+  bulkUpdate(filter: TokenFilter, decide: (t: TokenRecord) => TokenDynamic | null, audit: (o: BulkOutcome) => AuditInput, dryRun: boolean): Promise<BulkOutcome>;
+  batchSummary(batchId: string): Promise<BatchSummary | undefined>;
   /** Tombstones with this seed fingerprint (tests and the export's safety checks). */
   listTombstones(seedFingerprint: string): Promise<Tombstone[]>;
   appendAudit(input: AuditInput): Promise<AuditEntry>;
