@@ -121,6 +121,7 @@ async function bulk(a: A, action: TokenAction, filter: Record<string, unknown>):
   if (Object.keys(filter).length === 0 && !all) {
     throw new UsageError(`tokens ${action}: give a SERIAL, a filter (--batch, --user, --serial, --state) or --all to act on every token`);
   }
+  if (all && Object.keys(filter).length > 0) throw new UsageError(`tokens ${action}: --all means every token; give it without a filter, or drop it`);
   const reason = str(a, 'reason');
   const body = { action, filter, ...(all ? { all: true } : {}), ...(a['dry-run'] ? { dryRun: true } : {}), ...(reason !== undefined ? { reason } : {}) };
   const r = await clientOf(a).call('POST', '/v1/tokens:bulk', body);

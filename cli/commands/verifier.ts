@@ -4,6 +4,7 @@
  *   keys create create an API key (printed once; only its hash is stored)
  *   audit verify  check the hash chain of the audit log
  *   rotate-key  add a new master key and re-seal every seed under it
+ *   export      the active tokens as a pam_oath users file, PSKC or CSV (verifier-export.ts)
  * and, against a running server over its admin API (verifier-admin.ts): tokens, batch, recovery, keys
  * list|revoke.
  */
@@ -19,6 +20,7 @@ import type { Logger } from '../../verifier/http/handler.ts';
 import { openStore } from '../../verifier/store/open.ts';
 import { UsageError } from '../errors.ts';
 import { batchCommand, keysList, keysRevoke, recoveryCommand, tokensCommand } from './verifier-admin.ts';
+import { exportCommand } from './verifier-export.ts';
 
 const DEFAULT_DB = 'tokenforge-verifier.db';
 const DEFAULT_KEY_FILE = 'tokenforge-verifier.key';
@@ -211,16 +213,17 @@ const rotateKey: CommandModule<object, { db: string; 'master-key-file': string }
 
 export const verifierCommand: CommandModule = {
   command: 'verifier <command>',
-  describe: 'The verification server: serve, tokens, batch, recovery, keys, audit verify, rotate-key',
+  describe: 'The verification server: serve, tokens, batch, recovery, keys, audit verify, rotate-key, export',
   builder: (y) =>
     y
       .command(serve as unknown as CommandModule)
       .command(keys)
       .command(audit)
       .command(rotateKey as unknown as CommandModule)
+      .command(exportCommand as unknown as CommandModule)
       .command(tokensCommand)
       .command(batchCommand)
       .command(recoveryCommand)
-      .demandCommand(1, 'Name a verifier command: serve, tokens, batch, recovery, keys, audit, rotate-key'),
+      .demandCommand(1, 'Name a verifier command: serve, tokens, batch, recovery, keys, audit, rotate-key, export'),
   handler: () => undefined,
 };
