@@ -293,8 +293,17 @@ for (const [name, make] of [['sqlite', async () => sqliteBackend()], ['postgres'
     it('delete, API keys, count, reseal', async () => {
       expect(await store.deleteToken('ID-1', audit('delete', 'ID-1'))).toBe(true);
       expect(await store.deleteToken('ID-1', audit('delete', 'ID-1'))).toBe(false);
-      await store.createApiKey({ id: 'abc', role: 'verify', hash: 'h', label: null, createdAtMs: 1, revokedAtMs: null }, audit('api-key-create'));
-      expect(await store.getApiKey('abc')).toEqual({ id: 'abc', role: 'verify', hash: 'h', label: null, createdAtMs: 1, revokedAtMs: null });
+      await store.createApiKey({ id: 'abc', role: 'verify', hash: 'h', label: null, createdAtMs: 1, revokedAtMs: null, expiresAtMs: null, lastUsedAtMs: null }, audit('api-key-create'));
+      expect(await store.getApiKey('abc')).toEqual({ id: 'abc', role: 'verify', hash: 'h', label: null, createdAtMs: 1, revokedAtMs: null, expiresAtMs: null, lastUsedAtMs: null });
+      await store.createApiKey({ id: 'def', role: 'admin', hash: 'h2', label: 'ops', createdAtMs: 2, revokedAtMs: null, expiresAtMs: 99, lastUsedAtMs: null }, audit('api-key-create'));
+      await store.touchApiKey('abc', 50);
+      await store.touchApiKey('abc', 40);
+      expect((await store.listApiKeys()).map((k) => [k.id, k.expiresAtMs, k.lastUsedAtMs])).toEqual([['abc', null, 50], ['def', 99, null]]);
+      const head = await store.auditHead();
+      expect(await store.revokeApiKey('def', 60, audit('api-key-revoke'))).toMatchObject({ id: 'def', revokedAtMs: 60 });
+      expect(await store.revokeApiKey('def', 70, audit('api-key-revoke'))).toMatchObject({ revokedAtMs: 60 });
+      expect(await store.revokeApiKey('nope', 70, audit('api-key-revoke'))).toBeUndefined();
+      expect((await store.auditHead()).seq).toBe(head.seq + 2);
       const n = await store.countTokens();
       const resealed = await store.resealAll((serial, kid, sealed) => {
         const seed = ring2.open(serial, kid, sealed);

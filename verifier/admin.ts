@@ -3,6 +3,7 @@
  * registry export's read of active tokens with their seeds (run where the master key is; never over HTTP).
  */
 import { generateApiKey } from './apikeys.ts';
+import { VerifierError } from './errors.ts';
 import { createChainChecker, type ChainCheck } from './domain/audit.ts';
 import { appendKey, readKeyFile } from './keyfile.ts';
 import { createKeyring } from './keyring.ts';
@@ -11,9 +12,11 @@ import type { TokenRecord } from './domain/types.ts';
 import type { Keyring } from './keyring.ts';
 import type { TokenFilter, VerifierStore } from './store/types.ts';
 
-export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number): Promise<{ key: string; id: string }> {
-  const { key, record } = generateApiKey(role, label, nowMs);
-  await store.createApiKey(record, { atMs: nowMs, actor: 'cli', action: 'api-key-create', serial: null, result: 'ok', detail: { id: record.id, role } });
+/** Creates a key (printed once by the caller); `expiresAtMs` (null: never) is fixed at creation. */
+export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number, expiresAtMs: number | null = null): Promise<{ key: string; id: string }> {
+  if (expiresAtMs !== null && !(expiresAtMs > nowMs)) throw new VerifierError('INVALID_REQUEST', 'the key would expire before it is created; give a time in the future');
+  const { key, record } = generateApiKey(role, label, nowMs, undefined, expiresAtMs);
+  await store.createApiKey(record, { atMs: nowMs, actor: 'cli', action: 'api-key-create', serial: null, result: 'ok', detail: { id: record.id, role, expiresAtMs } });
   return { key, id: record.id };
 }
 

@@ -20,7 +20,19 @@ import { freshUser, userFailed, userGate, userReset } from './domain/users.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import type { Metrics } from './metrics.ts';
-import type { BatchSummary, BulkOutcome, RegisterOutcome, TokenFilter, VerifierStore } from './store/types.ts';
+import type { ApiKeyRecord, BatchSummary, BulkOutcome, RegisterOutcome, TokenFilter, VerifierStore } from './store/types.ts';
+
+/** An API key as the API shows it: never its hash. */
+export interface ApiKeyView {
+  id: string;
+  role: string;
+  label: string | null;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
 
 export interface Clock {
   nowMs(): number;
@@ -47,6 +59,10 @@ export interface VerifyOutcome {
 }
 
 const iso = (ms: number | null): string | null => (ms === null || ms === 0 ? null : new Date(ms).toISOString());
+
+export function keyView(k: ApiKeyRecord): ApiKeyView {
+  return { id: k.id, role: k.role, label: k.label, createdAt: iso(k.createdAtMs), lastUsedAt: iso(k.lastUsedAtMs), expiresAt: iso(k.expiresAtMs), revokedAt: iso(k.revokedAtMs) };
+}
 
 /** Public view of a token: never the seed or its sealed form. */
 export function tokenMetadata(t: TokenRecord, nowMs: number): TokenMetadata {
@@ -111,6 +127,10 @@ export interface VerifierService {
   /** One state action over every token matching the filter, atomically, audited as one entry. */
   bulk(req: BulkRequest, actor: string): Promise<BulkOutcome & { action: AdminEvent; dryRun: boolean }>;
   batch(batchId: string): Promise<BatchSummary>;
+  /** API keys without their hashes. */
+  listKeys(): Promise<ApiKeyView[]>;
+  /** Revokes a key; every instance refuses it within its auth cache TTL (1 s). */
+  revokeKey(id: string, actor: string, reason: string | null): Promise<ApiKeyView>;
   auditLog(q: AuditFilter): Promise<AuditEntry[]>;
   /** Destroys every cached engine (key state zeroed). */
   close(): void;
@@ -153,6 +173,8 @@ export function createVerifierService(o: ServiceOptions): VerifierService {
     listTokens: (f) => listTokens(s, f),
     bulk: (req, actor) => bulk(s, req, actor),
     batch: (id) => batch(s, id),
+    listKeys: async () => (await s.store.listApiKeys()).map(keyView),
+    revokeKey: (id, actor, reason) => revokeKey(s, id, actor, reason),
     auditLog: (q) => s.store.listAudit(q),
     close: () => close(s),
   };
@@ -467,4 +489,11 @@ async function batch(s: ServiceState, batchId: string): Promise<BatchSummary> {
   const b = await s.store.batchSummary(batchId);
   if (!b) throw new VerifierError('NOT_FOUND', `no token was registered with batch ${batchId}`);
   return b;
+}
+
+async function revokeKey(s: ServiceState, id: string, actor: string, reason: string | null): Promise<ApiKeyView> {
+  const now = s.clock.nowMs();
+  const k = await s.store.revokeApiKey(id, now, auditOf(s, actor, 'api-key-revoke', null, 'ok', { id, reason }));
+  if (!k) throw new VerifierError('NOT_FOUND', `no API key with id ${id}`);
+  return keyView(k);
 }

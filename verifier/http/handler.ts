@@ -72,12 +72,14 @@ export const ROUTE_TEMPLATES = [
   '/healthz', '/metrics', '/openapi.json', '/v1/verify', '/v1/tokens', '/v1/tokens:batch', '/v1/audit', '/v1/tokens/{serial}',
   '/v1/tokens/{serial}/resync', '/v1/tokens/{serial}/enable', '/v1/tokens/{serial}/disable', '/v1/tokens/{serial}/unlock',
   '/v1/tokens/{serial}/lost', '/v1/tokens/{serial}/revoke', '/v1/users/{user}/unlock', '/v1/tokens:bulk', '/v1/batches/{batchId}',
+  '/v1/keys', '/v1/keys/{id}/revoke',
 ] as const;
 
 /** The route template of a path, for metrics labels (bounded cardinality). */
 export function routeOf(path: string): string {
   if (['/healthz', '/metrics', '/openapi.json', '/v1/verify', '/v1/tokens', '/v1/tokens:batch', '/v1/tokens:bulk', '/v1/audit'].includes(path)) return path;
   if (/^\/v1\/batches\/[^/]+$/.test(path)) return '/v1/batches/{batchId}';
+  if (/^\/v1\/keys\/[^/]+\/revoke$/.test(path)) return '/v1/keys/{id}/revoke';
   const m = /^\/v1\/tokens\/[^/]+(?:\/(resync|enable|disable|unlock|lost|revoke))?$/.exec(path);
   if (m) return `/v1/tokens/{serial}${m[1] ? `/${m[1]}` : ''}`;
   if (/^\/v1\/users\/[^/]+\/unlock$/.test(path)) return '/v1/users/{user}/unlock';
@@ -165,6 +167,8 @@ function route(s: HandlerState, req: HttpRequest): Promise<Routed> | Routed {
       return req.method === 'GET' ? listTokens(s, req) : registerOne(s, req);
     case '/v1/tokens:bulk':
       return bulk(s, req);
+    case '/v1/keys':
+      return listKeys(s, req);
     case '/v1/tokens:batch':
       return registerBatch(s, req);
     case '/v1/audit':
@@ -172,6 +176,8 @@ function route(s: HandlerState, req: HttpRequest): Promise<Routed> | Routed {
   }
   const m = /^\/v1\/tokens\/([^/]+)(?:\/(resync|enable|disable|unlock|lost|revoke))?$/.exec(path);
   if (m) return token(s, req, parsePathSerial(m[1]!), m[2] as 'resync' | AdminEvent | undefined);
+  const km = /^\/v1\/keys\/([^/]+)\/revoke$/.exec(path);
+  if (km) return revokeKey(s, req, km[1]!);
   const bm = /^\/v1\/batches\/([^/]+)$/.exec(path);
   if (bm) return batch(s, req, parsePathBatch(bm[1]!));
   const u = /^\/v1\/users\/([^/]+)\/unlock$/.exec(path);
@@ -273,6 +279,22 @@ async function batch(s: HandlerState, req: HttpRequest, batchId: string): Promis
     route: '/v1/batches/{batchId}',
     res: json(200, { batchId: b.batchId, source: b.source, tokens: b.tokens, byState: b.byState, firstRegisteredAt: iso(b.firstRegisteredAtMs), lastRegisteredAt: iso(b.lastRegisteredAtMs) }),
   };
+}
+
+async function listKeys(s: HandlerState, req: HttpRequest): Promise<Routed> {
+  allow(req, 'GET');
+  await authenticate(s.keys, req, 'admin');
+  if ([...req.query.keys()].length > 0) throw new VerifierError('INVALID_REQUEST', `${[...req.query.keys()][0]!.slice(0, 64)}: unknown query parameter; this route takes none`, { field: [...req.query.keys()][0]!.slice(0, 64) });
+  return { route: req.path, res: json(200, { keys: await s.service.listKeys() }) };
+}
+
+async function revokeKey(s: HandlerState, req: HttpRequest, rawId: string): Promise<Routed> {
+  allow(req, 'POST');
+  const actor = await authenticate(s.keys, req, 'admin');
+  if (!/^[0-9a-f]{12}$/.test(rawId)) throw new VerifierError('INVALID_REQUEST', 'key id in the path is not 12 hex digits', { field: 'id' });
+  if (req.body.trim() !== '') requireJson(req);
+  const { reason } = parseActionBody(req.body);
+  return { route: '/v1/keys/{id}/revoke', res: json(200, { key: await s.service.revokeKey(rawId, actor, reason) }) };
 }
 
 /** POST /v1/users/{user}/unlock: lifts the user's verify-by-user lock (domain/users.ts). */

@@ -124,6 +124,17 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       await tx(s, 'create API key', (c) => createApiKey(c, rec, audit));
     },
     getApiKey: (id) => guard('read API key', () => getApiKey(pool, id)),
+    listApiKeys: () => guard('list API keys', async () => (await pool.query('SELECT * FROM api_keys ORDER BY created_at_ms, id')).rows.map((r) => apiKeyFromRow(r as Row))),
+    revokeApiKey: (id, atMs, audit) =>
+      tx(s, 'revoke API key', async (c) => {
+        const r = await c.query('UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE id = $2 RETURNING *', [atMs, id]);
+        if (r.rowCount !== 1) return undefined;
+        await append(c, audit);
+        return apiKeyFromRow(r.rows[0] as Row);
+      }),
+    touchApiKey: async (id, atMs) => {
+      await guard('touch API key', () => pool.query('UPDATE api_keys SET last_used_at_ms = $1 WHERE id = $2 AND (last_used_at_ms IS NULL OR last_used_at_ms < $1)', [atMs, id]));
+    },
     resealAll: (reseal, audit) => tx(s, 're-seal seeds', (c) => resealAll(c, reseal, audit)),
     countTokens: () => guard('count tokens', async () => Number((await pool.query('SELECT COUNT(*) AS n FROM tokens')).rows[0]['n'])),
     ping: async () => {
@@ -434,8 +445,8 @@ async function auditHead(pool: pg.Pool): Promise<{ seq: number; hash: string }> 
 }
 
 async function createApiKey(c: Client, rec: ApiKeyRecord, audit: AuditInput): Promise<void> {
-  await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [
-    rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs,
+  await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms, expires_at_ms, last_used_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs, rec.expiresAtMs, rec.lastUsedAtMs,
   ]);
   await append(c, audit);
 }

@@ -141,6 +141,8 @@ export function apiKeyFromRow(r: Row): ApiKeyRecord {
     label: strOrNull(r['label']),
     createdAtMs: num(r['created_at_ms']),
     revokedAtMs: numOrNull(r['revoked_at_ms']),
+    expiresAtMs: numOrNull(r['expires_at_ms']),
+    lastUsedAtMs: numOrNull(r['last_used_at_ms']),
   };
 }
 

@@ -99,6 +99,18 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     auditHead: async () => guard('read audit head', () => auditHead(s)),
     createApiKey: async (rec, audit) => guard('create API key', () => s.db.transaction(() => createApiKey(s, rec, audit)).immediate()),
     getApiKey: async (id) => guard('read API key', () => getApiKey(s, id)),
+    listApiKeys: async () => guard('list API keys', () => (s.q.listKeys.all() as Row[]).map(apiKeyFromRow)),
+    revokeApiKey: async (id, atMs, audit) =>
+      guard('revoke API key', () =>
+        s.db.transaction(() => {
+          if (s.q.revokeKey.run(atMs, id).changes !== 1) return undefined;
+          append(s, audit);
+          return getApiKey(s, id);
+        }).immediate(),
+      ),
+    touchApiKey: async (id, atMs) => {
+      guard('touch API key', () => s.q.touchKey.run(atMs, id, atMs));
+    },
     resealAll: async (reseal, audit) => guard('re-seal seeds', () => s.db.transaction(() => resealAll(s, reseal, audit)).immediate()),
     countTokens: async () => guard('count tokens', () => Number((s.q.count.get() as Row)['n'])),
     ping: async () => {
@@ -135,7 +147,10 @@ function prepare(db: Database.Database) {
     insertAudit: db.prepare(
       `INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertKey: db.prepare(`INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)`),
+    insertKey: db.prepare(`INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms, expires_at_ms, last_used_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    listKeys: db.prepare(`SELECT * FROM api_keys ORDER BY created_at_ms, id`),
+    revokeKey: db.prepare(`UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?) WHERE id = ?`),
+    touchKey: db.prepare(`UPDATE api_keys SET last_used_at_ms = ? WHERE id = ? AND (last_used_at_ms IS NULL OR last_used_at_ms < ?)`),
     getKey: db.prepare(`SELECT * FROM api_keys WHERE id = ?`),
     allSeeds: db.prepare(`SELECT serial, seed_kid, seed_sealed FROM tokens ORDER BY serial`),
     setSeed: db.prepare(`UPDATE tokens SET seed_kid = ?, seed_sealed = ?, version = version + 1 WHERE serial = ?`),
@@ -427,7 +442,7 @@ function auditHead(s: SqliteState): { seq: number; hash: string } {
 }
 
 function createApiKey(s: SqliteState, rec: ApiKeyRecord, audit: AuditInput): void {
-  s.q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs);
+  s.q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs, rec.expiresAtMs, rec.lastUsedAtMs);
   append(s, audit);
 }
 

@@ -36,6 +36,10 @@ export interface ApiKeyRecord {
   label: string | null;
   createdAtMs: number;
   revokedAtMs: number | null;
+  /** The key is refused from this instant on (null: no expiry). */
+  expiresAtMs: number | null;
+  /** Last successful use, written at most once a minute per key (http/auth.ts). */
+  lastUsedAtMs: number | null;
 }
 
 export interface RegisterOutcome {
@@ -153,6 +157,12 @@ export interface VerifierStore {
   auditHead(): Promise<{ seq: number; hash: string }>;
   createApiKey(rec: ApiKeyRecord, audit: AuditInput): Promise<void>;
   getApiKey(id: string): Promise<ApiKeyRecord | undefined>;
+  /** Every key, oldest first (records include the hash: callers show only the other fields). */
+  listApiKeys(): Promise<ApiKeyRecord[]>;
+  /** Sets revokedAtMs (once: a revoked key stays revoked at its first time) and audits; undefined if no such key. */
+  revokeApiKey(id: string, atMs: number, audit: AuditInput): Promise<ApiKeyRecord | undefined>;
+  /** Records a use (no audit entry: the audit log records what the key did). */
+  touchApiKey(id: string, atMs: number): Promise<void>;
   /**
    * Re-seals every seed in one transaction: `reseal(serial, kid, sealed)` returns the new kid and blob.
    * Returns the number of tokens re-sealed.
