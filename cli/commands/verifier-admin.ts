@@ -244,7 +244,7 @@ const tokensUpdate: CommandModule = {
     const sent = version;
     const r = await c.call('PATCH', `/v1/tokens/${seg(serial)}`, { version, ...patch }, (e: ServerError) =>
       e.code === 'VERSION_MISMATCH'
-        ? `token ${serial} is at version ${cell(e['currentVersion'])}, you sent ${sent}; re-read it with \`tokenforge verifier tokens show ${serial}\``
+        ? `you sent version ${sent}; re-read it with \`tokenforge verifier tokens show ${serial}\``
         : undefined,
     );
     const t = (r['token'] ?? {}) as A;
