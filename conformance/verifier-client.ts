@@ -22,16 +22,19 @@ export interface VerifierClientOptions {
   url: string;
   apiKey?: string;
   timeoutMs: number;
+  /** The fetch to use (tests inject one); the global fetch by default. */
+  fetch?: typeof fetch;
 }
 
 export function createVerifierClient(o: VerifierClientOptions): VerifierClient {
   const base = o.url.replace(/\/+$/, '');
   return {
     async call(method, path, body) {
-      const res = await fetch(base + path, {
+      const res = await (o.fetch ?? fetch)(base + path, {
         method,
         headers: {
           authorization: `Bearer ${o.apiKey ?? ''}`,
+          accept: 'application/json',
           ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
         },
         ...(body !== undefined ? { body: JSON.stringify(body) } : {}),

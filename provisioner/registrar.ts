@@ -3,7 +3,8 @@
  * verifier/ — it talks to it like any other client would).
  *
  *   POST /v1/tokens   Authorization: Bearer <api key>   { serial, type, algorithm, digits, counter | period+t0,
- *                                                         secret (hex), secretEncoding: "hex", user?, label?, ocraSuite? }
+ *                                                         secret (hex), secretEncoding: "hex", user?, label?, ocraSuite?,
+ *                                                         batchId?, source?: { fingerprint, name? } }
  *   201 created | 200 already registered with this same seed and parameters (idempotent) | 409 the serial is
  *   registered with another seed | 400 invalid | 401/403 bad key or role.
  *
@@ -31,9 +32,20 @@ export interface Registrar {
   close(): Promise<void>;
 }
 
+/**
+ * The batch a registration belongs to: the journal's batch id and the seed file it was loaded from (SHA-256 of
+ * the file's bytes, hex, and its name), so that a leaked file can be revoked as one batch.
+ */
+export interface RegistrationBatch {
+  batchId: string;
+  source?: { fingerprint: string; name?: string };
+}
+
 export interface HttpRegistrarOptions {
   url: string;
   apiKey: string;
+  /** Sent with every registration when given (omitted otherwise: the body stays as it was). */
+  batch?: RegistrationBatch;
   /** Per request. Default 10 s. */
   timeoutMs?: number;
   /** Attempts for network errors and 5xx. Default 4. */
@@ -58,7 +70,7 @@ function baseUrl(url: string): string {
 }
 
 /** The JSON body of a registration (exported for tests; contains the seed — never log it). */
-export function registrationBody(tokenSerial: string, seed: SeedRecord, counter: bigint): Record<string, unknown> {
+export function registrationBody(tokenSerial: string, seed: SeedRecord, counter: bigint, batch?: RegistrationBatch): Record<string, unknown> {
   const p = seed.otp;
   const body: Record<string, unknown> = {
     serial: tokenSerial,
@@ -79,6 +91,10 @@ export function registrationBody(tokenSerial: string, seed: SeedRecord, counter:
   if (p.type === 'ocra') body['ocraSuite'] = p.suite;
   if (seed.user !== undefined) body['user'] = seed.user;
   if (seed.label !== undefined) body['label'] = seed.label;
+  if (batch !== undefined) {
+    body['batchId'] = batch.batchId;
+    if (batch.source !== undefined) body['source'] = { ...batch.source };
+  }
   return body;
 }
 
@@ -129,7 +145,7 @@ export function createHttpRegistrar(o: HttpRegistrarOptions): Registrar {
 
   return {
     async register(tokenSerial, seed, counter) {
-      const body = JSON.stringify(registrationBody(tokenSerial, seed, counter));
+      const body = JSON.stringify(registrationBody(tokenSerial, seed, counter, o.batch));
       const res = await send('POST', '/v1/tokens', body);
       if (res.status === 201) {
         await res.body?.cancel();

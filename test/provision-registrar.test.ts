@@ -87,4 +87,14 @@ describe('registrar against the real verifier', () => {
       `{"serial":"T3","type":"ocra","algorithm":"SHA256","digits":8,"secret":"${hex}","secretEncoding":"hex","counter":"5","ocraSuite":"OCRA-1:HOTP-SHA256-8:C-QN08"}`,
     );
   });
+
+  it('adds the batch id and the seed file fingerprint only when given', () => {
+    const k = Uint8Array.from(Buffer.from('3132333435363738393031323334353637383930', 'hex'));
+    const fp = 'ab'.repeat(32);
+    const body = registrationBody('T4', seed(k), 0n, { batchId: 'fobs-2030-01', source: { fingerprint: fp, name: 'vendor.pskc' } });
+    expect(body).toMatchObject({ batchId: 'fobs-2030-01', source: { fingerprint: fp, name: 'vendor.pskc' } });
+    expect(Object.keys(registrationBody('T4', seed(k), 0n, { batchId: 'generated' }))).toContain('batchId');
+    expect(registrationBody('T4', seed(k), 0n, { batchId: 'generated' })).not.toHaveProperty('source');
+    expect(registrationBody('T4', seed(k), 0n)).not.toHaveProperty('batchId');
+  });
 });

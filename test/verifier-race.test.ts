@@ -46,9 +46,12 @@ describe('two servers, one store, 1,000 concurrent submissions of one code', () 
       const seed = randomBytes(20);
       const engine = createHotpEngine(seed, { algorithm: 'SHA1', digits: 6 });
       const hex = Buffer.from(seed).toString('hex');
-      const reg = async (body: Record<string, unknown>) => post(new Agent({ keepAlive: false }), `${a.url}/v1/tokens`, admin, { ...body, secret: hex, secretEncoding: 'hex' });
+      // A second seed for the TOTP token: one seed under two serials is refused (SEED_IN_USE, issue 11).
+      const seedT = randomBytes(20);
+      const engineT = createHotpEngine(seedT, { algorithm: 'SHA1', digits: 6 });
+      const reg = async (body: Record<string, unknown>, secret = hex) => post(new Agent({ keepAlive: false }), `${a.url}/v1/tokens`, admin, { ...body, secret, secretEncoding: 'hex' });
       expect((await reg({ serial: 'RACE-H', type: 'hotp', counter: 5 })).status).toBe(201);
-      expect((await reg({ serial: 'RACE-T', type: 'totp', period: 30 })).status).toBe(201);
+      expect((await reg({ serial: 'RACE-T', type: 'totp', period: 30 }, Buffer.from(seedT).toString('hex'))).status).toBe(201);
 
       const dispatcher = new Agent({ keepAlive: true, maxSockets: 64 });
       cleanups.push(() => dispatcher.destroy());
@@ -76,7 +79,7 @@ describe('two servers, one store, 1,000 concurrent submissions of one code', () 
         await new Promise((r) => setTimeout(r, (31 - (nowSec % 30)) * 1000));
         nowSec = Math.floor(Date.now() / 1000);
       }
-      const tt = await storm('RACE-T', engine.code(BigInt(Math.floor(nowSec / 30))));
+      const tt = await storm('RACE-T', engineT.code(BigInt(Math.floor(nowSec / 30))));
       expect(tt.ok).toBe(1);
 
       const audit = await fetch(`${a.url}/v1/audit?action=verify&result=ok&limit=1000`, { headers: { authorization: `Bearer ${admin}` } }).then(

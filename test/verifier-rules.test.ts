@@ -22,6 +22,7 @@ function tok(over: Partial<TokenRecord> = {}): TokenRecord {
     uid: 'u', serial: 'S', user: null, label: null, otp: { type: 'hotp', algorithm: 'SHA1', digits: 6, counter: 0n },
     counter: 0n, lastStep: null, driftSteps: 0, failCount: 0, throttledUntilMs: 0, state: 'active', pendingResync: null, pendingAtMs: 0,
     lastUsedAtMs: null, lookAhead: null, windowBack: null, windowForward: null, resyncWindow: null, seedKid: 'k', seedSealed: new Uint8Array(),
+    stateReason: null, lostAtMs: null, revokedAtMs: null, seedFingerprint: null, batchId: null, source: null,
     version: 1, createdAtMs: 0, updatedAtMs: 0, ...over,
   };
 }
@@ -152,6 +153,21 @@ describe('token state transitions (domain/states.ts)', () => {
       ['locked', 3, 'enable', 'locked', 3],
       ['locked', 3, 'disable', 'disabled', 3],
       ['locked', 3, 'lockout', null, 3],
+      ['active', 1, 'lost', 'lost', 1],
+      ['locked', 3, 'lost', 'lost', 3],
+      ['lost', 1, 'enable', 'active', 1],
+      ['lost', 3, 'enable', 'locked', 3],
+      ['lost', 1, 'unlock', null, 1],
+      ['lost', 1, 'lockout', null, 1],
+      ['lost', 1, 'revoke', 'revoked', 1],
+      ['active', 1, 'revoke', 'revoked', 1],
+      ['disabled', 1, 'revoke', 'revoked', 1],
+      ['revoked', 1, 'enable', null, 1],
+      ['revoked', 1, 'unlock', null, 1],
+      ['revoked', 1, 'disable', null, 1],
+      ['revoked', 1, 'lost', null, 1],
+      ['revoked', 1, 'revoke', null, 1],
+      ['revoked', 1, 'lockout', null, 1],
     ];
     for (const [from, fails, event, to, failsAfter] of cases) {
       const t = tok({ state: from, failCount: fails, throttledUntilMs: 99 });
@@ -161,6 +177,18 @@ describe('token state transitions (domain/states.ts)', () => {
         continue;
       }
       expect(next, `${from} --${event}-->`).toMatchObject({ state: to, failCount: failsAfter, throttledUntilMs: failsAfter === 0 ? 0 : 99 });
+    }
+  });
+  it('records the reason and stamps lostAt / revokedAt; lost and revoked tokens verify as disabled', () => {
+    const policy = P();
+    const lost = transition(tok(), 'lost', policy, { nowMs: 5000, reason: 'left on a train' })!;
+    expect(lost).toMatchObject({ state: 'lost', stateReason: 'left on a train', lostAtMs: 5000, revokedAtMs: null });
+    const found = transition(lost, 'enable', policy, { nowMs: 6000, reason: null })!;
+    expect(found).toMatchObject({ state: 'active', lostAtMs: null, stateReason: null });
+    const revoked = transition(lost, 'revoke', policy, { nowMs: 7000, reason: 'replaced' })!;
+    expect(revoked).toMatchObject({ state: 'revoked', revokedAtMs: 7000, stateReason: 'replaced' });
+    for (const state of ['lost', 'revoked'] as const) {
+      expect(decideVerify(tok({ state }), CODE[0]!, 0, engine, policy)).toMatchObject({ result: 'disabled', next: null });
     }
   });
 });

@@ -1,14 +1,22 @@
-/** Local administration used by the CLI: API keys, audit-chain verification, master key rotation. */
+/**
+ * Local administration used by the CLI: API keys, audit-chain verification, master key rotation, and the
+ * registry export's read of active tokens with their seeds (run where the master key is; never over HTTP).
+ */
 import { generateApiKey } from './apikeys.ts';
+import { VerifierError } from './errors.ts';
 import { createChainChecker, type ChainCheck } from './domain/audit.ts';
 import { appendKey, readKeyFile } from './keyfile.ts';
 import { createKeyring } from './keyring.ts';
 import type { ApiRole } from './domain/roles.ts';
-import type { VerifierStore } from './store/types.ts';
+import type { TokenRecord } from './domain/types.ts';
+import type { Keyring } from './keyring.ts';
+import type { TokenFilter, VerifierStore } from './store/types.ts';
 
-export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number): Promise<{ key: string; id: string }> {
-  const { key, record } = generateApiKey(role, label, nowMs);
-  await store.createApiKey(record, { atMs: nowMs, actor: 'cli', action: 'api-key-create', serial: null, result: 'ok', detail: { id: record.id, role } });
+/** Creates a key (printed once by the caller); `expiresAtMs` (null: never) is fixed at creation. */
+export async function createApiKey(store: VerifierStore, role: ApiRole, label: string | null, nowMs: number, expiresAtMs: number | null = null): Promise<{ key: string; id: string }> {
+  if (expiresAtMs !== null && !(expiresAtMs > nowMs)) throw new VerifierError('INVALID_REQUEST', 'the key would expire before it is created; give a time in the future');
+  const { key, record } = generateApiKey(role, label, nowMs, undefined, expiresAtMs);
+  await store.createApiKey(record, { atMs: nowMs, actor: 'cli', action: 'api-key-create', serial: null, result: 'ok', detail: { id: record.id, role, expiresAtMs } });
   return { key, id: record.id };
 }
 
@@ -46,4 +54,38 @@ export async function rotateMasterKey(store: VerifierStore, keyFile: string, now
     { atMs: nowMs, actor: 'cli', action: 'rotate-key', serial: null, result: 'ok', detail: { kid } },
   );
   return { kid, tokens };
+}
+
+/** One active token of the registry with its unsealed seed, for `verifier export`. */
+export interface ExportedToken {
+  /**
+   * The row as stored: `record.counter` is the NEXT counter the verifier expects (HOTP; write it as the
+   * exported counter), `record.lastStep` the last accepted TOTP step (null if none), `record.otp` the static
+   * parameters (use `record.counter`, never `record.otp.counter`).
+   */
+  record: TokenRecord;
+  /** The seed. The caller owns it and must wipe it (`seed.fill(0)`) as soon as it is written. */
+  seed: Uint8Array;
+}
+
+/**
+ * Every ACTIVE token (never disabled, locked, lost or revoked) matching `filter`, by serial, in pages of
+ * `pageSize`, each with its seed unsealed by `keyring` (e.g. `createKeyring(readKeyFile(masterKeyFile))`).
+ * Each page is read at once, so a token's counter is current as of its page; verifications running meanwhile
+ * can only move it forward (an export written from it never accepts a code the verifier accepted before).
+ */
+export async function* activeTokensWithSeeds(
+  store: VerifierStore,
+  keyring: Keyring,
+  filter: { batch?: string; user?: string } = {},
+  pageSize = 500,
+): AsyncGenerator<ExportedToken> {
+  let after: string | undefined;
+  for (;;) {
+    const f: TokenFilter = { ...filter, state: 'active', limit: pageSize, ...(after !== undefined ? { afterSerial: after } : {}) };
+    const page = await store.listTokens(f);
+    for (const record of page) yield { record, seed: keyring.open(record.serial, record.seedKid, record.seedSealed) };
+    if (page.length < pageSize) return;
+    after = page[page.length - 1]!.serial;
+  }
 }

@@ -14,12 +14,18 @@ export function hashKeySecret(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
 
-export function generateApiKey(role: ApiRole, label: string | null, nowMs: number, random: (n: number) => Uint8Array = randomBytes): { key: string; record: ApiKeyRecord } {
+export function generateApiKey(
+  role: ApiRole,
+  label: string | null,
+  nowMs: number,
+  random: (n: number) => Uint8Array = randomBytes,
+  expiresAtMs: number | null = null,
+): { key: string; record: ApiKeyRecord } {
   const id = Buffer.from(random(6)).toString('hex');
   const secret = Buffer.from(random(32)).toString('base64url');
   return {
     key: `tfv_${id}_${secret}`,
-    record: { id, role, hash: hashKeySecret(secret), label, createdAtMs: nowMs, revokedAtMs: null },
+    record: { id, role, hash: hashKeySecret(secret), label, createdAtMs: nowMs, revokedAtMs: null, expiresAtMs, lastUsedAtMs: null },
   };
 }
 
@@ -28,6 +34,11 @@ export function parseApiKey(key: string): { id: string; secret: string } | null 
   return m ? { id: m[1]!, secret: m[2]! } : null;
 }
 
-export function keyMatches(rec: ApiKeyRecord, secret: string): boolean {
-  return rec.revokedAtMs === null && timingSafeEqualString(rec.hash, hashKeySecret(secret));
+/** True while the key may be used: not revoked, not expired at `nowMs`. */
+export function keyUsable(rec: ApiKeyRecord, nowMs: number): boolean {
+  return rec.revokedAtMs === null && (rec.expiresAtMs === null || nowMs < rec.expiresAtMs);
+}
+
+export function keyMatches(rec: ApiKeyRecord, secret: string, nowMs: number): boolean {
+  return keyUsable(rec, nowMs) && timingSafeEqualString(rec.hash, hashKeySecret(secret));
 }

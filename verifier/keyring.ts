@@ -5,8 +5,14 @@
  * serial and key id, so a sealed blob copied to another row (or relabelled with another key id) fails to open.
  * The keyring holds several keys: the current one seals, all of them open (rotation re-seals everything under
  * the current key, see store.reseal). Errors never include key or seed bytes.
+ *
+ * Seed fingerprints (issue 11, seed identity): HMAC-SHA256(Kfp, seed) with Kfp = HKDF-SHA256(first key of the
+ * file, salt empty, info FINGERPRINT_INFO). Keyed, so a database dump does not let anyone test a guessed or
+ * leaked seed file against it without the key file; derived from the FIRST key, which rotation never removes
+ * (it appends), so fingerprints stay stable across rotations. Removing the first key from the file changes
+ * every fingerprint (docs/verifier.md).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { VerifierError } from './errors.ts';
 
 const IV_LEN = 12;
@@ -21,7 +27,11 @@ export interface Keyring {
   seal(serial: string, seed: Uint8Array): { kid: string; sealed: Uint8Array };
   /** Throws VerifierError MASTER_KEY when the kid is unknown or the blob does not authenticate. */
   open(serial: string, kid: string, sealed: Uint8Array): Uint8Array;
+  /** Keyed fingerprint of a seed (64 hex digits); see the module comment. */
+  fingerprint(seed: Uint8Array): string;
 }
+
+export const FINGERPRINT_INFO = 'tokenforge/verifier/seed-fingerprint/v1';
 
 function aad(serial: string, kid: string): Buffer {
   return Buffer.from(`tokenforge/verifier/seed/v1\u0000${serial}\u0000${kid}`, 'utf8');
@@ -37,6 +47,7 @@ export function createKeyring(keys: ReadonlyArray<{ kid: string; key: Uint8Array
     map.set(kid, Buffer.from(key));
   }
   const currentKid = keys[keys.length - 1]!.kid;
+  const fpKey = Buffer.from(hkdfSync('sha256', map.get(keys[0]!.kid)!, new Uint8Array(0), FINGERPRINT_INFO, 32));
   return {
     currentKid,
     kids: [...map.keys()],
@@ -68,6 +79,9 @@ export function createKeyring(keys: ReadonlyArray<{ kid: string; key: Uint8Array
       } catch (e) {
         throw new VerifierError('MASTER_KEY', `sealed seed of token ${serial} does not authenticate under master key ${kid} (wrong key file or altered row)`, { cause: e });
       }
+    },
+    fingerprint(seed) {
+      return createHmac('sha256', fpKey).update(seed).digest('hex');
     },
   };
 }

@@ -15,11 +15,24 @@ import type { AuditEntry, AuditFilter, AuditInput } from './domain/audit.ts';
 import { decideResync, decideVerify, totpStepAt } from './domain/rules.ts';
 import { transition, type AdminEvent } from './domain/states.ts';
 import { effectivePolicy, withDynamic, type Policy, type ResyncResult, type TokenRecord, type VerifyResult } from './domain/types.ts';
-import { sameParameters, type RegisterRequest, type VerifyRequest } from './domain/requests.ts';
+import { isPublicTestSeed, sameParameters, type BulkRequest, type RegisterRequest, type TokenPatch, type VerifyRequest } from './domain/requests.ts';
+import { freshUser, userFailed, userGate, userReset } from './domain/users.ts';
 import { VerifierError } from './errors.ts';
 import type { Keyring } from './keyring.ts';
 import type { Metrics } from './metrics.ts';
-import type { RegisterOutcome, VerifierStore } from './store/types.ts';
+import type { ApiKeyRecord, BatchSummary, BulkOutcome, RegisterOutcome, TokenFilter, VerifierStore } from './store/types.ts';
+
+/** An API key as the API shows it: never its hash. */
+export interface ApiKeyView {
+  id: string;
+  role: string;
+  label: string | null;
+  createdAt: string | null;
+  lastUsedAt: string | null;
+  expiresAt: string | null;
+  revokedAt: string | null;
+}
+
 
 export interface Clock {
   nowMs(): number;
@@ -36,15 +49,20 @@ export interface ServiceOptions {
   randomId: () => string;
 }
 
-export type TokenMetadata = Record<string, string | number | boolean | null>;
+export type TokenMetadata = Record<string, string | number | boolean | null | { fingerprint: string; name?: string }>;
 
 export interface VerifyOutcome {
   result: VerifyResult;
-  serial: string;
+  /** The token that decided; null when a user verification answers without naming one (locked). */
+  serial: string | null;
   detail: Record<string, string | number | boolean | null>;
 }
 
 const iso = (ms: number | null): string | null => (ms === null || ms === 0 ? null : new Date(ms).toISOString());
+
+export function keyView(k: ApiKeyRecord): ApiKeyView {
+  return { id: k.id, role: k.role, label: k.label, createdAt: iso(k.createdAtMs), lastUsedAt: iso(k.lastUsedAtMs), expiresAt: iso(k.expiresAtMs), revokedAt: iso(k.revokedAtMs) };
+}
 
 /** Public view of a token: never the seed or its sealed form. */
 export function tokenMetadata(t: TokenRecord, nowMs: number): TokenMetadata {
@@ -67,6 +85,11 @@ export function tokenMetadata(t: TokenRecord, nowMs: number): TokenMetadata {
     windowForward: t.windowForward,
     resyncWindow: t.resyncWindow,
     pendingResync: t.pendingResync !== null,
+    version: t.version,
+    batchId: t.batchId,
+    stateReason: t.stateReason,
+    lostAt: iso(t.lostAtMs),
+    revokedAt: iso(t.revokedAtMs),
   };
   if (t.otp.type === 'totp') {
     m['period'] = t.otp.periodSec;
@@ -78,6 +101,7 @@ export function tokenMetadata(t: TokenRecord, nowMs: number): TokenMetadata {
     m['counter'] = t.counter.toString();
   }
   if (t.otp.type === 'ocra') m['ocraSuite'] = t.otp.suite;
+  m['source'] = t.source === null ? null : { ...t.source };
   return m;
 }
 
@@ -92,9 +116,21 @@ export interface VerifierService {
   register(reqs: RegisterRequest[], actor: string): Promise<{ outcomes: RegisterOutcome[]; tokens: TokenRecord[] }>;
   verify(req: VerifyRequest, actor: string): Promise<VerifyOutcome>;
   resync(serial: string, code1: string, code2: string, actor: string): Promise<ResyncOutcome>;
-  setState(serial: string, action: AdminEvent, actor: string): Promise<TokenMetadata>;
-  remove(serial: string, actor: string): Promise<void>;
+  setState(serial: string, action: AdminEvent, actor: string, reason?: string | null): Promise<TokenMetadata>;
+  remove(serial: string, actor: string, reason?: string | null): Promise<void>;
+  /** PATCH: user, label, windows, with a version precondition (VERSION_MISMATCH) and never on a revoked token. */
+  update(serial: string, patch: TokenPatch, actor: string): Promise<TokenMetadata>;
   getToken(serial: string): Promise<TokenMetadata>;
+  unlockUser(user: string, actor: string, reason?: string | null): Promise<{ user: string; failCount: number; locked: boolean }>;
+  /** A page of the registry as metadata, and the serial to continue after (null on the last page). */
+  listTokens(filter: TokenFilter): Promise<{ tokens: TokenMetadata[]; nextAfter: string | null }>;
+  /** One state action over every token matching the filter, atomically, audited as one entry. */
+  bulk(req: BulkRequest, actor: string): Promise<BulkOutcome & { action: AdminEvent; dryRun: boolean }>;
+  batch(batchId: string): Promise<BatchSummary>;
+  /** API keys without their hashes. */
+  listKeys(): Promise<ApiKeyView[]>;
+  /** Revokes a key; every instance refuses it within its auth cache TTL (1 s). */
+  revokeKey(id: string, actor: string, reason: string | null): Promise<ApiKeyView>;
   auditLog(q: AuditFilter): Promise<AuditEntry[]>;
   /** Destroys every cached engine (key state zeroed). */
   close(): void;
@@ -129,9 +165,16 @@ export function createVerifierService(o: ServiceOptions): VerifierService {
     register: (reqs, actor) => register(s, reqs, actor),
     verify: (req, actor) => verify(s, req, actor),
     resync: (serial, code1, code2, actor) => resync(s, serial, code1, code2, actor),
-    setState: (serial, action, actor) => setState(s, serial, action, actor),
-    remove: (serial, actor) => remove(s, serial, actor),
+    setState: (serial, action, actor, reason) => setState(s, serial, action, actor, reason ?? null),
+    remove: (serial, actor, reason) => remove(s, serial, actor, reason ?? null),
+    update: (serial, patch, actor) => update(s, serial, patch, actor),
     getToken: (serial) => getToken(s, serial),
+    unlockUser: (user, actor, reason) => unlockUser(s, user, actor, reason ?? null),
+    listTokens: (f) => listTokens(s, f),
+    bulk: (req, actor) => bulk(s, req, actor),
+    batch: (id) => batch(s, id),
+    listKeys: async () => (await s.store.listApiKeys()).map(keyView),
+    revokeKey: (id, actor, reason) => revokeKey(s, id, actor, reason),
     auditLog: (q) => s.store.listAudit(q),
     close: () => close(s),
   };
@@ -190,7 +233,7 @@ function sameRegistration(s: ServiceState, existing: TokenRecord, req: RegisterR
 }
 
 /** A new registration's record: its parameters as parsed, a fresh state, the seed sealed. */
-function newRecord(s: ServiceState, r: RegisterRequest, sealed: { kid: string; sealed: Uint8Array }, nowMs: number): TokenRecord {
+function newRecord(s: ServiceState, r: RegisterRequest, sealed: { kid: string; sealed: Uint8Array }, fingerprint: string | null, nowMs: number): TokenRecord {
   return {
     uid: s.randomId(),
     serial: r.serial,
@@ -206,6 +249,12 @@ function newRecord(s: ServiceState, r: RegisterRequest, sealed: { kid: string; s
     pendingResync: null,
     pendingAtMs: 0,
     lastUsedAtMs: null,
+    stateReason: null,
+    lostAtMs: null,
+    revokedAtMs: null,
+    seedFingerprint: fingerprint,
+    batchId: r.batchId,
+    source: r.source,
     lookAhead: r.lookAhead,
     windowBack: r.windowBack,
     windowForward: r.windowForward,
@@ -227,16 +276,22 @@ async function register(s: ServiceState, reqs: RegisterRequest[], actor: string)
   try {
     for (const r of reqs) {
       bySerial.set(r.serial, r);
-      records.push(newRecord(s, r, kr.seal(r.serial, r.secret), now));
+      records.push(newRecord(s, r, kr.seal(r.serial, r.secret), isPublicTestSeed(r.secret) ? null : kr.fingerprint(r.secret), now));
     }
+    const rekey = new Set(reqs.filter((r) => r.rekey).map((r) => r.serial));
     const outcomes = await s.store.registerTokens(
       records,
       (existing) => sameRegistration(s, existing, bySerial.get(existing.serial)!),
       (outs) => {
         const created = outs.filter((x) => x.status === 'created').length;
-        if (outs.length === 1) return [auditOf(s, actor, 'register', outs[0]!.serial, outs[0]!.status, {})];
-        return [auditOf(s, actor, 'register-batch', null, 'ok', { tokens: outs.length, created, existing: outs.length - created })];
+        // A rekey is one entry per retired registration: which serial the seed left, and for which.
+        const rekeys = outs.flatMap((x) => (x.retired ?? []).map((old) => auditOf(s, actor, 'rekey', old, 'ok', { to: x.serial })));
+        const batchIds = [...new Set(reqs.map((r) => r.batchId).filter((b) => b !== null))];
+        const batch = batchIds.length > 0 ? { batchId: batchIds.length === 1 ? batchIds[0]! : batchIds.slice(0, 10) } : {};
+        if (outs.length === 1) return [...rekeys, auditOf(s, actor, 'register', outs[0]!.serial, outs[0]!.status, batch)];
+        return [...rekeys, auditOf(s, actor, 'register-batch', null, 'ok', { tokens: outs.length, created, existing: outs.length - created, ...batch })];
       },
+      { rekey, nowMs: now },
     );
     for (const x of outcomes) s.metrics.inc('tokenforge_registrations_total', { status: x.status }, 'Token registrations by outcome.');
     return { outcomes, tokens: records };
@@ -265,18 +320,69 @@ async function verifyToken(s: ServiceState, serial: string, code: string, actor:
 /** Precedence when a user has several tokens and none accepted. */
 const RANK: Record<VerifyResult, number> = { ok: 4, replayed: 3, invalid: 2, locked: 1, disabled: 0 };
 
+/** Verify-by-user looks at every token of the user; this bounds one read (far above any real user). */
+const MAX_TOKENS_PER_USER = 100_000;
+
+/**
+ * One token tried for a verify-by-user: a match is written (counter/step advance, audited) like verifyToken;
+ * a non-match is audited but charges the token nothing (the user's own counter is charged once per attempt).
+ */
+async function probeToken(s: ServiceState, t: TokenRecord, code: string, actor: string, nowMs: number): Promise<VerifyOutcome | null> {
+  return s.store.updateToken<VerifyOutcome | null>(t.serial, (cur) => {
+    if (!cur || cur.otp.type === 'ocra') return { next: null, audit: null, value: null };
+    const d = decideVerify(cur, code, nowMs, engineFor(s, cur, cur.otp), effectivePolicy(s.policy, cur));
+    if (d.result === 'ok') {
+      return { next: d.next, audit: auditOf(s, actor, 'verify', cur.serial, 'ok', { ...d.detail, byUser: true }), value: { result: d.result, serial: cur.serial, detail: d.detail } };
+    }
+    return { next: null, audit: auditOf(s, actor, 'verify', cur.serial, d.result, { byUser: true }), value: { result: d.result, serial: cur.serial, detail: {} } };
+  });
+}
+
+/**
+ * Verify by user (issue 11, NIST SP 800-63B 5.2.2; domain/users.ts): the user's own lock and back-off first,
+ * then EVERY hotp/totp token of the user (one group commit); a match charges the other tokens nothing and
+ * resets the user's count; no match is one failure of the user. A locked user or token answers only `locked`.
+ */
+async function verifyByUser(s: ServiceState, user: string, code: string, actor: string): Promise<VerifyOutcome> {
+  const now = s.clock.nowMs();
+  const u = await s.store.getUser(user);
+  const gate = userGate(u, now);
+  if (gate) {
+    await s.store.appendAudit(auditOf(s, actor, 'verify-user', null, 'locked', { user, reason: gate.reason }));
+    s.metrics.inc('tokenforge_verifications_total', { result: 'locked' }, 'Verification decisions by result.');
+    return { result: 'locked', serial: null, detail: {} };
+  }
+  const tokens = (await s.store.findTokensByUser(user, MAX_TOKENS_PER_USER)).filter((t) => t.otp.type !== 'ocra');
+  if (tokens.length === 0) throw new VerifierError('NOT_FOUND', `no hotp or totp token is registered for that user`);
+  const outs = await Promise.all(tokens.map((t) => probeToken(s, t, code, actor, now)));
+  let best: VerifyOutcome | null = null;
+  for (const r of outs) if (r && (!best || RANK[r.result] > RANK[best.result])) best = r;
+  if (!best) throw new VerifierError('NOT_FOUND', `no hotp or totp token is registered for that user`);
+  s.metrics.inc('tokenforge_verifications_total', { result: best.result }, 'Verification decisions by result.');
+  if (best.result === 'ok') {
+    if (u && userReset(u, now)) await s.store.updateUser(user, (cur) => ({ next: userReset(cur, now), audit: null, value: null }));
+    return best;
+  }
+  const locked = await s.store.updateUser(user, (cur) => {
+    const next = userFailed(cur ?? freshUser(user, now), s.policy, now);
+    const detail = { user, tokens: tokens.length, userFailCount: next.failCount, locked: next.lockedAtMs !== null };
+    return { next, audit: auditOf(s, actor, 'verify-user', null, best.result, detail), value: next.lockedAtMs !== null };
+  });
+  if (locked || best.result === 'locked') return { result: 'locked', serial: null, detail: {} };
+  return { result: best.result, serial: best.serial, detail: {} };
+}
+
 async function verify(s: ServiceState, req: VerifyRequest, actor: string): Promise<VerifyOutcome> {
   if (req.serial !== null) return verifyToken(s, req.serial, req.code, actor, req.counter);
   if (req.counter !== null) throw new VerifierError('INVALID_REQUEST', 'counter: give it with serial, not user', { field: 'counter' });
-  const tokens = (await s.store.findTokensByUser(req.user!, 20)).filter((t) => t.otp.type !== 'ocra');
-  if (tokens.length === 0) throw new VerifierError('NOT_FOUND', `no hotp or totp token is registered for that user`);
-  let best: VerifyOutcome | null = null;
-  for (const t of tokens) {
-    const r = await verifyToken(s, t.serial, req.code, actor);
-    if (r.result === 'ok') return r;
-    if (!best || RANK[r.result] > RANK[best.result]) best = r;
-  }
-  return best!;
+  return verifyByUser(s, req.user!, req.code, actor);
+}
+
+/** An administrator lifts a user's lock (verify by user) and resets the user's failure count. */
+async function unlockUser(s: ServiceState, user: string, actor: string, reason: string | null): Promise<{ user: string; failCount: number; locked: boolean }> {
+  const now = s.clock.nowMs();
+  await s.store.updateUser(user, (u) => ({ next: userReset(u, now), audit: auditOf(s, actor, 'unlock-user', null, 'ok', { user, reason }), value: null }));
+  return { user, failCount: 0, locked: false };
 }
 
 async function resync(s: ServiceState, serial: string, code1: string, code2: string, actor: string): Promise<ResyncOutcome> {
@@ -292,26 +398,102 @@ async function resync(s: ServiceState, serial: string, code1: string, code2: str
 }
 
 /** An administrator's state change, as the transition table (domain/states.ts) allows it. */
-async function setState(s: ServiceState, serial: string, action: AdminEvent, actor: string): Promise<TokenMetadata> {
+async function setState(s: ServiceState, serial: string, action: AdminEvent, actor: string, reason: string | null): Promise<TokenMetadata> {
   const now = s.clock.nowMs();
   const updated = await s.store.updateToken(serial, (t) => {
     if (!t) return notFound(serial);
-    const next = transition(t, action, s.policy);
-    if (!next) throw new VerifierError('CONFLICT', `token ${serial} is ${t.state}; it cannot take the ${action} action`);
-    return { next, audit: auditOf(s, actor, action, serial, 'ok', { state: next.state }), value: withDynamic(t, next, now) };
+    const next = transition(t, action, s.policy, { nowMs: now, reason });
+    if (!next) throw new VerifierError('INVALID_TRANSITION', `token ${serial} is ${t.state}; it cannot take the ${action} action`, { details: { state: t.state } });
+    return { next, audit: auditOf(s, actor, action, serial, 'ok', { from: t.state, state: next.state, reason }), value: withDynamic(t, next, now) };
   });
+  if (updated.state === 'revoked') dropEngine(s, updated.uid);
   return tokenMetadata(updated, now);
 }
 
-async function remove(s: ServiceState, serial: string, actor: string): Promise<void> {
+async function remove(s: ServiceState, serial: string, actor: string, reason: string | null): Promise<void> {
   const t = await s.store.getToken(serial);
-  const ok = await s.store.deleteToken(serial, auditOf(s, actor, 'delete', serial, 'ok', {}));
+  const ok = await s.store.deleteToken(serial, auditOf(s, actor, 'delete', serial, 'ok', { reason }), reason);
   if (!ok) notFound(serial);
   if (t) dropEngine(s, t.uid);
+}
+
+const PATCH_FIELDS = ['user', 'label', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow'] as const;
+
+async function update(s: ServiceState, serial: string, patch: TokenPatch, actor: string): Promise<TokenMetadata> {
+  const now = s.clock.nowMs();
+  const after = await s.store.editToken(serial, (t) => {
+    if (!t) return notFound(serial);
+    if (t.state === 'revoked') throw new VerifierError('INVALID_TRANSITION', `token ${serial} is revoked; a revoked token cannot be updated`, { details: { state: t.state } });
+    if (t.version !== patch.version) {
+      throw new VerifierError('VERSION_MISMATCH', `token ${serial} is at version ${t.version}, not ${patch.version}; read it again`, { details: { currentVersion: t.version } });
+    }
+    const edit = { user: t.user, label: t.label, lookAhead: t.lookAhead, windowBack: t.windowBack, windowForward: t.windowForward, resyncWindow: t.resyncWindow };
+    const changed: string[] = [];
+    for (const k of PATCH_FIELDS) {
+      const v = patch[k];
+      if (v === undefined || v === edit[k]) continue;
+      (edit as Record<string, unknown>)[k] = v;
+      changed.push(k);
+    }
+    const detail: Record<string, unknown> = { changed, version: t.version + 1 };
+    if (changed.includes('user')) {
+      detail['oldUser'] = t.user;
+      detail['newUser'] = edit.user;
+    }
+    return { edit, audit: auditOf(s, actor, changed.includes('user') ? 'reassign' : 'update', serial, 'ok', detail) };
+  });
+  return tokenMetadata(after, now);
 }
 
 async function getToken(s: ServiceState, serial: string): Promise<TokenMetadata> {
   const t = await s.store.getToken(serial);
   if (!t) return notFound(serial);
   return tokenMetadata(t, s.clock.nowMs());
+}
+
+async function listTokens(s: ServiceState, f: TokenFilter): Promise<{ tokens: TokenMetadata[]; nextAfter: string | null }> {
+  const now = s.clock.nowMs();
+  const rows = await s.store.listTokens(f);
+  return { tokens: rows.map((t) => tokenMetadata(t, now)), nextAfter: rows.length === f.limit ? rows[rows.length - 1]!.serial : null };
+}
+
+/**
+ * Bulk state action (issue 11): the transition table decides per token; tokens it refuses (e.g. already
+ * revoked) are matched but not changed. After this returns, no instance accepts a code of a changed token:
+ * every changed row's version moved under the store's write lock (store/types.ts bulkUpdate).
+ */
+async function bulk(s: ServiceState, req: BulkRequest, actor: string): Promise<BulkOutcome & { action: AdminEvent; dryRun: boolean }> {
+  const now = s.clock.nowMs();
+  const f = req.filter;
+  const filter: TokenFilter = { limit: 0 };
+  if (f.batch !== undefined) filter.batch = f.batch;
+  if (f.user !== undefined) filter.user = f.user;
+  if (f.state !== undefined) filter.state = f.state;
+  if (f.serials !== undefined) filter.serials = f.serials;
+  const revoked: string[] = [];
+  const out = await s.store.bulkUpdate(
+    filter,
+    (t) => {
+      const next = transition(t, req.action, s.policy, { nowMs: now, reason: req.reason });
+      if (next && next.state === 'revoked') revoked.push(t.uid);
+      return next;
+    },
+    (o) => auditOf(s, actor, `bulk-${req.action}`, null, 'ok', { matched: o.matched, changed: o.changed, filter: { ...f, ...(f.serials ? { serials: f.serials.length } : {}) }, all: req.all, reason: req.reason }),
+    req.dryRun,
+  );
+  if (!req.dryRun) for (const uid of revoked) dropEngine(s, uid);
+  return { ...out, action: req.action, dryRun: req.dryRun };
+}
+
+async function batch(s: ServiceState, batchId: string): Promise<BatchSummary> {
+  const b = await s.store.batchSummary(batchId);
+  if (!b) throw new VerifierError('NOT_FOUND', `no token was registered with batch ${batchId}`);
+  return b;
+}
+
+async function revokeKey(s: ServiceState, id: string, actor: string, reason: string | null): Promise<ApiKeyView> {
+  const now = s.clock.nowMs();
+  const k = await s.store.revokeApiKey(id, now, auditOf(s, actor, 'api-key-revoke', null, 'ok', { id, reason }));
+  if (!k) throw new VerifierError('NOT_FOUND', `no API key with id ${id}`);
+  return keyView(k);
 }

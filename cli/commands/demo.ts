@@ -9,7 +9,9 @@
  *      through the look-ahead; a year later, every TOTP token's crystal has drifted and the verifier accepts it
  *      (directly or by auto-resync with two consecutive codes) and learns its drift; a brute-force attempt
  *      throttled and then locked, a real code refused while locked, unlocked by the admin;
- *   5. the audit chain checked.
+ *   5. an incident: the seed file of one batch leaks; one call revokes the batch; every token of it is refused,
+ *      the other batch still works, and the audit log holds one entry for the bulk revocation;
+ *   6. the audit chain checked.
  *
  * Time is virtual (a clock that moves only when the demo says so) and shared by the tokens and the verifier,
  * so with `--seed` a run is reproducible: same serials, same seeds, same codes. `--keep` leaves the verifier
@@ -24,7 +26,6 @@ import { ManualClock } from '../../firmware-sim/clocks.ts';
 import { CryptoRng } from '../../firmware-sim/host/system.ts';
 import type { Rng as SimRng } from '../../firmware-sim/ports.ts';
 import { SeededRng } from '../../firmware-sim/seeded-rng.ts';
-import { createVerifierClient } from '../../conformance/verifier-client.ts';
 import { TEST_ATTESTATION_PUBLIC_KEY } from '../../protocol/test-attestation-key.ts';
 import { Journal } from '../../provisioner/journal/index.ts';
 import { runPipeline } from '../../provisioner/pipeline.ts';
@@ -37,6 +38,8 @@ import { createApiKey, verifyAuditChain } from '../../verifier/admin.ts';
 import { startApp, type RunningApp } from '../../verifier/app.ts';
 import { integer, optionalInteger, single } from '../flags.ts';
 import { openapiText } from '../package-files.ts';
+import { UsageError } from '../errors.ts';
+import { createVerifierClient, type Answer, type VerifierClient } from '../verifier-client.ts';
 
 /** The flags as yargs hands them over. */
 interface Args {
@@ -92,14 +95,25 @@ interface VerifyAnswer {
   [k: string]: unknown;
 }
 
-/** The verifier calls the users' side of the demo makes (registration goes through the provisioner's registrar). */
-function usersApi(url: string, apiKey: string) {
-  const client = createVerifierClient({ url, apiKey, timeoutMs: 30_000 });
-  return {
-    call: client.call,
-    verify: async (serial: string, code: string): Promise<VerifyAnswer> => (await client.call('POST', '/v1/verify', { serial, code })).json as VerifyAnswer,
-    token: async (serial: string): Promise<Record<string, unknown>> => (await client.call('GET', `/v1/tokens/${encodeURIComponent(serial)}`)).json['token'] as Record<string, unknown>,
-  };
+/** The demo's view of the verifier: the CLI's admin client (cli/verifier-client.ts) and two shortcuts. */
+class Api {
+  readonly client: VerifierClient;
+
+  constructor(url: string, key: string) {
+    this.client = createVerifierClient({ url, apiKey: key });
+  }
+
+  call(method: string, path: string, body?: unknown): Promise<Answer> {
+    return this.client.request(method, path, body);
+  }
+
+  async verify(serial: string, code: string): Promise<VerifyAnswer> {
+    return (await this.call('POST', '/v1/verify', { serial, code })).json as VerifyAnswer;
+  }
+
+  async token(serial: string): Promise<Record<string, unknown>> {
+    return (await this.call('GET', `/v1/tokens/${encodeURIComponent(serial)}`)).json['token'] as Record<string, unknown>;
+  }
 }
 
 /** Seed bytes for generateSeeds from the simulator's seeded generator (reproducible) or the CSPRNG. */
@@ -142,7 +156,8 @@ async function provisionBatch(o: {
       targets,
       progress,
       adminPin: ADMIN_PIN,
-      registrar: createHttpRegistrar({ url: o.app.url, apiKey: o.adminKey }),
+      // The batch id is what the incident scene revokes the batch by.
+      registrar: createHttpRegistrar({ url: o.app.url, apiKey: o.adminKey, batch: { batchId: o.name } }),
       now: () => o.clock.nowMs(),
       ...(o.sequential ? { concurrency: 1 } : {}),
     });
@@ -185,8 +200,8 @@ export async function runDemo(a: DemoOptions, say: (line: string) => void): Prom
     });
     closers.push(() => app.close());
     const admin = await createApiKey(app.store, 'admin', 'demo', clock.nowMs());
-    const api = usersApi(app.url, admin.key);
-    say(`\n[1/5] verifier    ${app.url}  (SQLite ${join(dir, 'verifier.sqlite')}, master key ${join(dir, 'master.key')} mode 0600)`);
+    const api = new Api(app.url, admin.key);
+    say(`\n[1/6] verifier    ${app.url}  (SQLite ${join(dir, 'verifier.sqlite')}, master key ${join(dir, 'master.key')} mode 0600)`);
 
     // 2. The tokens, on pseudo-terminals.
     // Where this machine has no PTY (no socat, and node-pty, an optional dependency, not built), TCP loopback.
@@ -197,7 +212,7 @@ export async function runDemo(a: DemoOptions, say: (line: string) => void): Prom
     closers.push(() => hotpSim.close());
     const totpSim = await startSimulator({ ...common, count: a.totp, profile: 'totp-60s-fob', stateDir: join(dir, 'tokens-totp') });
     closers.push(() => totpSim.close());
-    say(`[2/5] tokens      ${a.hotp} × hotp-fob on ${hotpSim.tokens.map((t) => t.path ?? `tcp://127.0.0.1:${t.port}`).join(' ')}`);
+    say(`[2/6] tokens      ${a.hotp} × hotp-fob on ${hotpSim.tokens.map((t) => t.path ?? `tcp://127.0.0.1:${t.port}`).join(' ')}`);
     say(`                  ${a.totp} × totp-60s-fob on ${totpSim.tokens.map((t) => t.path ?? `tcp://127.0.0.1:${t.port}`).join(' ')}`);
 
     // 3. Provisioning through the serial path, journaled, registered.
@@ -208,7 +223,7 @@ export async function runDemo(a: DemoOptions, say: (line: string) => void): Prom
       const t0 = Date.now();
       const report = await provisionBatch({ name, dir, sim, type, ...(periodSec ? { periodSec } : {}), rng: seedRng, app, adminKey: admin.key, clock, sequential: a.seed !== undefined });
       const okCount = report.ok;
-      say(`[3/5] provision   ${name}: ${okCount}/${report.total} tokens written, checked, locked and registered in ${Date.now() - t0} ms (journal ${name}.journal)`);
+      say(`[3/6] provision   ${name}: ${okCount}/${report.total} tokens written, checked, locked and registered in ${Date.now() - t0} ms (journal ${name}.journal)`);
       for (const t of report.results) if (t.status !== 'ok') say(`        failed: ${t.target} ${t.code ?? ''} ${t.reason ?? ''}`);
       check({ act: `provision ${name}`, serial: '-', expected: `${sim.tokens.length} ok`, got: `${okCount} ok`, ok: okCount === sim.tokens.length });
     }
@@ -216,7 +231,7 @@ export async function runDemo(a: DemoOptions, say: (line: string) => void): Prom
     // 4. Users. The tokens reach them the next morning (the time step of each provisioning check is used up
     // in the verifier, so a code from that minute would be refused as a replay).
     clock.advance(DAY_MS + 8 * 3_600_000);
-    say(`\n[4/5] users       (virtual time ${iso()}: the tokens have reached their users)`);
+    say(`\n[4/6] users       (virtual time ${iso()}: the tokens have reached their users)`);
     const [h0, h1, h2] = hotpSim.tokens;
     for (const t of [...hotpSim.tokens, ...totpSim.tokens]) {
       const code = t.press();
@@ -284,10 +299,50 @@ export async function runDemo(a: DemoOptions, say: (line: string) => void): Prom
       check({ act: 'admin unlock, then a fresh code', serial: h2.serial, expected: 'ok', got: after.result, ok: unlock.status === 200 && after.result === 'ok' });
     }
 
-    // 5. The audit chain.
+    // 5. The incident: one batch's seed file leaks. One call revokes the batch, atomically; from then on no code
+    // of it verifies (an attacker holding the leaked seeds computes exactly what the tokens show), while the
+    // other batch keeps working, and the audit log holds one entry for the whole operation.
+    const leaked = 'batch-hotp';
+    say(`\n[5/6] incident    the seed file of ${leaked} has leaked: every token of it must stop working now`);
+    say(`      $ tokenforge verifier batch revoke ${leaked} --reason "vendor seed file leaked"`);
+    const headBefore = (await app.store.auditHead()).seq;
+    const bulk = await api.call('POST', '/v1/tokens:bulk', { action: 'revoke', filter: { batch: leaked }, reason: 'vendor seed file leaked' });
+    const headAfter = (await app.store.auditHead()).seq;
+    check({
+      act: `revoke batch ${leaked} in one call`,
+      serial: '-',
+      expected: `${hotpSim.tokens.length} revoked`,
+      got: bulk.status === 200 ? `${String(bulk.json['changed'])} revoked` : `HTTP ${bulk.status}`,
+      ok: bulk.status === 200 && bulk.json['changed'] === hotpSim.tokens.length,
+    });
+    for (const t of hotpSim.tokens) {
+      const code = t.press();
+      const r = await api.verify(t.serial, code);
+      check({ act: `a code of the leaked batch, ${code}`, serial: t.serial, expected: 'disabled', got: r.result, ok: r.result === 'disabled' });
+    }
+    clock.advance(60_000);
+    for (const t of totpSim.tokens) {
+      const code = t.press();
+      const r = await api.verify(t.serial, code);
+      check({ act: `the other batch still works, verify ${code}`, serial: t.serial, expected: 'ok', got: r.result, ok: r.result === 'ok' });
+    }
+    const entries = (((await api.call('GET', `/v1/audit?after=${headBefore}&limit=100`)).json['entries'] ?? []) as { seq: number; action: string; detail: Record<string, unknown> }[]).filter(
+      (e) => e.seq <= headAfter,
+    );
+    const only = entries[0];
+    check({
+      act: 'the audit log shows the revocation',
+      serial: '-',
+      expected: '1 bulk entry',
+      got: `${entries.length} entr${entries.length === 1 ? 'y' : 'ies'}`,
+      ok: entries.length === 1,
+      ...(only ? { detail: `${only.action} ${JSON.stringify(only.detail)}` } : {}),
+    });
+
+    // 6. The audit chain.
     const chain = await verifyAuditChain(app.store);
     const chainOk = (chain as { ok?: boolean }).ok !== false;
-    say(`\n[5/5] audit       ${JSON.stringify(chain)}`);
+    say(`\n[6/6] audit       ${JSON.stringify(chain)}`);
     check({ act: 'audit hash chain', serial: '-', expected: 'intact', got: chainOk ? 'intact' : 'broken', ok: chainOk });
 
     const failed = checks.filter((c) => !c.ok).length;

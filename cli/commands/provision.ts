@@ -9,6 +9,9 @@
  * This file only wires real parts (files, ports, the simulator for --sim, HTTP) into provisioner/; the
  * pipeline itself never imports the simulator (it reaches it as a Transport, like hardware).
  */
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { isOtpType } from '../../otp/otp-params.ts';
 import { MAX_COUNTER } from '../../otp/params.ts';
@@ -54,6 +57,7 @@ interface Args {
   'export-password'?: string;
   'export-plain'?: boolean;
   journal?: string;
+  'batch-id'?: string;
   resume?: string;
   'journal-passphrase-env'?: string;
   'admin-pin'?: string;
@@ -67,6 +71,10 @@ interface Args {
 /** Settings kept in the journal so that --resume continues the same batch (never secrets). */
 interface BatchSettings {
   verifier?: string;
+  /** Sent with every registration (the verifier records it; `verifier batch revoke` acts on it). */
+  batchId?: string;
+  /** The seed file: SHA-256 of its bytes and its name (PSKC and CSV sources). */
+  sourceFile?: { fingerprint: string; name: string };
   export?: { file: string; format: ExportFormat };
   slot: number;
   source: string;
@@ -161,6 +169,9 @@ async function handler(a: Args): Promise<void> {
     const settings: BatchSettings = { slot: 0, source: source!.kind === 'generate' ? `generate ${source!.count}` : `${source!.kind} ${source!.kind === 'pskc' || source!.kind === 'csv' ? source!.file : ''}` };
     const verifier = single(a.verifier, '--verifier');
     if (verifier !== undefined) settings.verifier = verifier;
+    settings.batchId = single(a['batch-id'], '--batch-id') ?? basename(journalPath).replace(/\.journal$/, '');
+    if (!/^[\x21-\x7e]{1,128}$/.test(settings.batchId)) throw new UsageError('--batch-id: 1..128 printable ASCII characters without spaces');
+    if ((source!.kind === 'pskc' || source!.kind === 'csv') && source!.file !== '-') settings.sourceFile = { fingerprint: createHash('sha256').update(readFileSync(source!.file)).digest('hex'), name: basename(source!.file) };
     if (exportFile !== undefined && exportFormat !== undefined) settings.export = { file: exportFile, format: exportFormat as ExportFormat };
     try {
       journal = Journal.create({ path: journalPath, seeds, settings: settings as unknown as Record<string, unknown>, key: keyOpts });
@@ -176,7 +187,8 @@ async function handler(a: Args): Promise<void> {
     if (verifierUrl !== undefined) {
       const apiKey = single(a['api-key'], '--api-key') ?? process.env['TOKENFORGE_API_KEY'];
       if (!apiKey) throw new UsageError('--api-key: required with --verifier (or set TOKENFORGE_API_KEY); an admin key from `tokenforge verifier keys create --role admin`');
-      registrar = createHttpRegistrar({ url: verifierUrl, apiKey });
+      const batch = settings.batchId !== undefined ? { batchId: settings.batchId, ...(settings.sourceFile ? { source: settings.sourceFile } : {}) } : undefined;
+      registrar = createHttpRegistrar({ url: verifierUrl, apiKey, ...(batch ? { batch } : {}) });
       await registrar.check();
     }
     let exportOpts: ExportOptions | undefined;
@@ -276,7 +288,7 @@ export const provisionCommand: CommandModule<object, Args> = {
       .option('admin-pin', { type: 'string', describe: 'Admin PIN (env TOKENFORGE_ADMIN_PIN); a factory token takes it as its PIN' })
       .option('concurrency', { type: 'string', describe: 'Tokens provisioned at once (default: one worker per target)' })
       .option('timeout-ms', { type: 'string', describe: 'Per-answer timeout talking to a token (default 3000)' })
-      .group(['verifier', 'api-key', 'export', 'format', 'export-psk', 'export-password', 'export-plain'], 'Registration and export:')
+      .group(['verifier', 'api-key', 'batch-id', 'export', 'format', 'export-psk', 'export-password', 'export-plain'], 'Registration and export:')
       .option('verifier', { type: 'string', describe: 'Verifier base URL, e.g. http://127.0.0.1:8470 (kept in the journal for --resume)' })
       .option('api-key', { type: 'string', describe: 'Verifier admin API key (env TOKENFORGE_API_KEY); needed again with --resume' })
       .option('export', { type: 'string', describe: 'Write the finished tokens to FILE (mode 0600, atomically, rewritten at the end of each run)' })
@@ -285,6 +297,7 @@ export const provisionCommand: CommandModule<object, Args> = {
       .option('export-password', { type: 'string', describe: 'PSKC export: password (PBKDF2)' })
       .option('export-plain', { type: 'boolean', describe: 'PSKC export without encryption (tests only)' })
       .group(['journal', 'resume', 'journal-passphrase-env', 'json'], 'Journal and output:')
+      .option('batch-id', { type: 'string', describe: 'Batch id registered with every token (default: the journal file name without .journal)' })
       .option('journal', { type: 'string', describe: 'Journal file to create (default provision-<time>.journal; key in <journal>.key, mode 0600)' })
       .option('resume', { type: 'string', describe: 'Continue the batch of this journal (same seeds; give the tokens again)' })
       .option('journal-passphrase-env', { type: 'string', describe: 'Derive the journal key from the passphrase in this environment variable (scrypt) instead of a key file' })

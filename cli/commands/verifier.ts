@@ -4,6 +4,9 @@
  *   keys create create an API key (printed once; only its hash is stored)
  *   audit verify  check the hash chain of the audit log
  *   rotate-key  add a new master key and re-seal every seed under it
+ *   export      the active tokens as a pam_oath users file, PSKC or CSV (verifier-export.ts)
+ * and, against a running server over its admin API (verifier-admin.ts): tokens, batch, recovery, keys
+ * list|revoke.
  */
 import type { Argv, CommandModule } from 'yargs';
 import { createApiKey, rotateMasterKey, verifyAuditChain } from '../../verifier/admin.ts';
@@ -15,6 +18,9 @@ import { openStore } from '../../verifier/store/open.ts';
 import { UsageError } from '../errors.ts';
 import { integer, optionalInteger } from '../flags.ts';
 import { openapiText } from '../package-files.ts';
+import { single } from '../flags.ts';
+import { batchCommand, durationSec, keysList, keysRevoke, recoveryCommand, tokensCommand } from './verifier-admin.ts';
+import { exportCommand } from './verifier-export.ts';
 
 const DEFAULT_DB = 'tokenforge-verifier.db';
 const DEFAULT_KEY_FILE = 'tokenforge-verifier.key';
@@ -120,6 +126,21 @@ interface KeysArgs {
   db: string;
   role: 'admin' | 'verify';
   label?: string;
+  'expires-in'?: string;
+  'expires-at'?: string;
+}
+
+/** The key's expiry from --expires-in DURATION or --expires-at ISO (not both), or null (never expires). */
+function expiryOf(a: KeysArgs, nowMs: number): number | null {
+  const inSec = durationSec(single(a['expires-in'], '--expires-in'), 'expires-in');
+  const at = single(a['expires-at'], '--expires-at');
+  if (inSec !== undefined && at !== undefined) throw new UsageError('give --expires-in or --expires-at, not both');
+  if (inSec !== undefined) return nowMs + inSec * 1000;
+  if (at === undefined) return null;
+  const ms = Date.parse(at);
+  if (!/^\d{4}-\d{2}-\d{2}/.test(at) || Number.isNaN(ms)) throw new UsageError(`--expires-at: "${at.slice(0, 40)}" is not an ISO time such as 2030-06-30T00:00:00Z`);
+  if (ms <= nowMs) throw new UsageError('--expires-at: that time has passed; give a time in the future');
+  return ms;
 }
 
 const keysCreate: CommandModule<object, KeysArgs> = {
@@ -130,12 +151,17 @@ const keysCreate: CommandModule<object, KeysArgs> = {
       .option('db', dbOption)
       .option('role', { type: 'string', demandOption: true, describe: 'admin (every route) or verify (/v1/verify and resync only)' })
       .option('label', { type: 'string', describe: 'Free text to recognise the key in the audit log' })
-      .example('$0 verifier keys create --role verify --label "web frontend"', '') as unknown as Argv<KeysArgs>,
+      .option('expires-in', { type: 'string', describe: 'The key stops working after this long: 90s, 15m, 12h, 30d, 2w (default: never)' })
+      .option('expires-at', { type: 'string', describe: 'The key stops working at this ISO time (default: never)' })
+      .example('$0 verifier keys create --role verify --label "web frontend"', '')
+      .example('$0 verifier keys create --role admin --label laptop --expires-in 30d', '') as unknown as Argv<KeysArgs>,
   handler: async (a) => {
     if (a.role !== 'admin' && a.role !== 'verify') throw new UsageError(`--role must be admin or verify, not "${String(a.role).slice(0, 32)}"`);
+    const now = Date.now();
+    const expiresAtMs = expiryOf(a, now);
     const store = await openStore(a.db).catch(mapStoreErrors);
     try {
-      const { key, id } = await createApiKey(store, a.role, a.label ?? null, Date.now());
+      const { key, id } = await createApiKey(store, a.role, a.label ?? null, now, expiresAtMs);
       process.stdout.write(`${key}\n`);
       process.stderr.write(`created ${a.role} key ${id}; store it now — it cannot be shown again\n`);
     } finally {
@@ -146,8 +172,8 @@ const keysCreate: CommandModule<object, KeysArgs> = {
 
 const keys: CommandModule = {
   command: 'keys <action>',
-  describe: 'Manage API keys',
-  builder: (y) => y.command(keysCreate as unknown as CommandModule).demandCommand(1, 'Name an action: create'),
+  describe: 'Manage API keys: create (local, on the database), list and revoke (over the admin API)',
+  builder: (y) => y.command(keysCreate as unknown as CommandModule).command(keysList).command(keysRevoke).demandCommand(1, 'Name an action: create, list, revoke'),
   handler: () => undefined,
 };
 
@@ -196,13 +222,17 @@ const rotateKey: CommandModule<object, { db: string; 'master-key-file': string }
 
 export const verifierCommand: CommandModule = {
   command: 'verifier <command>',
-  describe: 'The verification server: serve, keys create, audit verify, rotate-key',
+  describe: 'The verification server: serve, tokens, batch, recovery, keys, audit verify, rotate-key, export',
   builder: (y) =>
     y
       .command(serve as unknown as CommandModule)
       .command(keys)
       .command(audit)
       .command(rotateKey as unknown as CommandModule)
-      .demandCommand(1, 'Name a verifier command: serve, keys, audit, rotate-key'),
+      .command(exportCommand as unknown as CommandModule)
+      .command(tokensCommand)
+      .command(batchCommand)
+      .command(recoveryCommand)
+      .demandCommand(1, 'Name a verifier command: serve, tokens, batch, recovery, keys, audit, rotate-key, export'),
   handler: () => undefined,
 };

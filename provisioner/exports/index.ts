@@ -37,6 +37,8 @@ export interface ExportOptions {
   overwrite?: boolean;
   /** pam_oath: user name per record. */
   userFor?: PamOathOptions['userFor'];
+  /** pam_oath: the last accepted TOTP code per record. */
+  lastOtpFor?: PamOathOptions['lastOtpFor'];
   rng?: Rng;
 }
 
@@ -55,7 +57,7 @@ export function renderExport(records: readonly SeedRecord[], opts: Omit<ExportOp
     case 'csv':
       return seedsToCsv(records);
     case 'pam-oath':
-      return seedsToPamOath(records, opts.userFor ? { userFor: opts.userFor } : {});
+      return seedsToPamOath(records, { ...(opts.userFor ? { userFor: opts.userFor } : {}), ...(opts.lastOtpFor ? { lastOtpFor: opts.lastOtpFor } : {}) });
     case 'pskc': {
       const given = [opts.psk !== undefined, opts.password !== undefined, opts.allowPlain === true].filter(Boolean).length;
       if (given !== 1) {

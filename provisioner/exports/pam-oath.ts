@@ -9,18 +9,23 @@
  * so other records are refused here with a reason instead of producing a file that can never verify. The PIN
  * field is `-` (no static password). For HOTP the counter is the next counter the token will use; liboath
  * searches forward from it. We write `HOTP/E/<digits>` and `HOTP/T<period>/<digits>` (always explicit).
+ * A TOTP line may carry the last accepted code in the sixth field (`lastOtpFor`): liboath refuses that code and
+ * every code of the same or an earlier step in its window (usersfile.c: OATH_REPLAYED_OTP), which is what the
+ * format allows instead of a last-step field.
  */
 import { ProvisionerError, checkSeedRecord, type SeedRecord } from '../seed.ts';
 
 export interface PamOathOptions {
   /** The user name for a record; default `record.user ?? record.serial`. */
   userFor?: (r: SeedRecord) => string;
+  /** TOTP: the last code already accepted for a record (the verifier's last step), written as liboath's last OTP. */
+  lastOtpFor?: (r: SeedRecord) => string | undefined;
 }
 
 export const PAM_OATH_MAX_KEY_BYTES = 32;
 
 /** One users-file line for `r`, or a ProvisionerError naming why liboath could not use it. */
-export function pamOathLine(r: SeedRecord, user: string): string {
+export function pamOathLine(r: SeedRecord, user: string, lastOtp?: string): string {
   checkSeedRecord(r);
   const refuse = (why: string): never => {
     throw new ProvisionerError('INVALID_ARGUMENT', `pam_oath export: seed ${r.serial}: ${why}`);
@@ -35,7 +40,8 @@ export function pamOathLine(r: SeedRecord, user: string): string {
   if (p.type === 'totp') {
     if (p.periodSec !== 30 && p.periodSec !== 60) refuse(`pam_oath supports a 30 or 60 s time step, the seed has ${p.periodSec} s`);
     if (p.t0Sec !== 0n) refuse('pam_oath assumes T0 = 0');
-    return `HOTP/T${p.periodSec}/${p.digits}\t${user}\t-\t${hex}\t0`;
+    if (lastOtp !== undefined && !new RegExp(`^[0-9]{${p.digits}}$`).test(lastOtp)) refuse(`last OTP must be ${p.digits} digits`);
+    return `HOTP/T${p.periodSec}/${p.digits}\t${user}\t-\t${hex}\t0${lastOtp !== undefined ? `\t${lastOtp}` : ''}`;
   }
   return `HOTP/E/${p.digits}\t${user}\t-\t${hex}\t${p.counter}`;
 }
@@ -49,7 +55,7 @@ export function seedsToPamOath(records: readonly SeedRecord[], opts: PamOathOpti
     const user = userFor(r);
     if (users.has(user)) throw new ProvisionerError('INVALID_ARGUMENT', `pam_oath export: user "${user.slice(0, 40)}" appears twice; pam_oath would only ever try the first line`);
     users.add(user);
-    lines.push(pamOathLine(r, user));
+    lines.push(pamOathLine(r, user, opts.lastOtpFor?.(r)));
   }
   return `${lines.join('\n')}\n`;
 }

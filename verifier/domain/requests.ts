@@ -9,6 +9,8 @@
  * (sameParameters).
  */
 import type { OtpParams } from '../../otp/otp-params.ts';
+import type { AdminEvent, TokenStateName } from './states.ts';
+import type { TokenSource } from './types.ts';
 import { VerifierError } from '../errors.ts';
 
 export const MAX_BATCH = 10_000;
@@ -35,6 +37,32 @@ export interface RegisterRequest {
   windowBack: number | null;
   windowForward: number | null;
   resyncWindow: number | null;
+  /** The provisioning batch (1..128 printable characters), or null. */
+  batchId: string | null;
+  /** The seed file of the batch, or null. */
+  source: TokenSource | null;
+  /** Take the seed even if another serial holds or held it (domain/lifecycle.ts admitSeed). */
+  rekey: boolean;
+}
+
+/** PATCH of a token's metadata: only the given fields change; `version` is the precondition. */
+export interface TokenPatch {
+  version: number;
+  user?: string | null;
+  label?: string | null;
+  lookAhead?: number | null;
+  windowBack?: number | null;
+  windowForward?: number | null;
+  resyncWindow?: number | null;
+}
+
+/** A bulk state action (POST /v1/tokens:bulk). An empty filter needs `all` (checked by the parser). */
+export interface BulkRequest {
+  action: AdminEvent;
+  filter: { batch?: string; user?: string; serials?: string[]; state?: TokenStateName };
+  all: boolean;
+  dryRun: boolean;
+  reason: string | null;
 }
 
 /** One verification: by serial, or by user (every hotp/totp token of the user is tried). */
@@ -74,4 +102,15 @@ export function sameParameters(a: OtpParams, b: OtpParams): boolean {
     case 'ocra':
       return b.type === 'ocra' && a.suite === b.suite;
   }
+}
+
+/**
+ * The published test keys of RFC 4226 App. D and RFC 6238 App. B (ASCII "1234567890" repeated to 20, 32 and 64
+ * bytes). Their codes are in the RFCs, so they protect nothing; conformance suites register them under many
+ * serials. They get no seed identity (no fingerprint, no tombstone carry-over): every other seed does.
+ */
+const PUBLIC_TEST_SEEDS = [20, 32, 64].map((n) => new TextEncoder().encode('1234567890'.repeat(7).slice(0, n)));
+
+export function isPublicTestSeed(seed: Uint8Array): boolean {
+  return PUBLIC_TEST_SEEDS.some((k) => k.length === seed.length && k.every((b, i) => b === seed[i]));
 }

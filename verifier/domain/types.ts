@@ -31,6 +31,12 @@ export interface TokenDynamic {
   pendingResync: bigint | null;
   pendingAtMs: number;
   lastUsedAtMs: number | null;
+  /** The administrator's reason for the last state change (lost, revoke, ...), or null. */
+  stateReason: string | null;
+  /** When the token was marked lost (null unless it is lost). */
+  lostAtMs: number | null;
+  /** When the token was revoked (terminal: never cleared). */
+  revokedAtMs: number | null;
 }
 
 /** Per-token overrides of the server policy (null: use the server default). */
@@ -53,6 +59,16 @@ export interface TokenRecord extends TokenDynamic, TokenPolicyOverrides {
    * the live counter) it is the live counter as of that read.
    */
   otp: OtpParams;
+  /**
+   * Keyed fingerprint of the seed (keyring.ts fingerprint: HMAC-SHA256 under a key derived from the master key
+   * file), never the seed or a plain hash: it recognises a seed registered again (domain/lifecycle.ts). Null
+   * only for rows registered before fingerprints existed.
+   */
+  seedFingerprint: string | null;
+  /** The provisioning batch this token came from (the provisioner's journal batch id), or null. */
+  batchId: string | null;
+  /** The seed file the batch was loaded from: its SHA-256 as the provisioner computed it, and a name. */
+  source: TokenSource | null;
   /** Id of the master key that sealed the seed. */
   seedKid: string;
   /** AES-256-GCM sealed seed: iv(12) | ciphertext | tag(16). Never leaves the server. */
@@ -60,6 +76,12 @@ export interface TokenRecord extends TokenDynamic, TokenPolicyOverrides {
   version: number;
   createdAtMs: number;
   updatedAtMs: number;
+}
+
+export interface TokenSource {
+  /** 64 hex digits: SHA-256 of the seed file (not of any seed). */
+  fingerprint: string;
+  name?: string;
 }
 
 export interface Policy {
@@ -81,6 +103,11 @@ export interface Policy {
   backoffMaxMs: number;
   /** How long the first code of an auto-resync pair waits for the second. */
   pendingResyncTtlMs: number;
+  /**
+   * Consecutive failures across all tokens of one user (verify by user) that lock the user (NIST SP 800-63B
+   * 5.2.2: at most 100 per subscriber account).
+   */
+  maxUserFailures: number;
 }
 
 export const MAX_FAILURES_LIMIT = 100;
@@ -98,6 +125,7 @@ export const DEFAULT_POLICY: Policy = {
   backoffBaseMs: 1000,
   backoffMaxMs: 300_000,
   pendingResyncTtlMs: 300_000,
+  maxUserFailures: MAX_FAILURES_LIMIT,
 };
 
 /** The token's effective policy: server policy with the token's overrides applied. */
@@ -128,5 +156,8 @@ export function dynamicOf(t: TokenDynamic): TokenDynamic {
     pendingResync: t.pendingResync,
     pendingAtMs: t.pendingAtMs,
     lastUsedAtMs: t.lastUsedAtMs,
+    stateReason: t.stateReason,
+    lostAtMs: t.lostAtMs,
+    revokedAtMs: t.revokedAtMs,
   };
 }

@@ -12,7 +12,10 @@ import { parseOcraSuite, type OcraSuite } from '../../otp/ocra.ts';
 import { DEFAULT_PERIOD_SEC, isOtpType, MAX_PERIOD_SEC, OTP_TYPES, type OcraParams, type OtpParams } from '../../otp/otp-params.ts';
 import { MAX_COUNTER, MAX_DIGITS, MIN_DIGITS, type HashAlgorithm } from '../../otp/params.ts';
 import type { AuditFilter } from '../domain/audit.ts';
-import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type RegisterRequest, type VerifyRequest } from '../domain/requests.ts';
+import type { TokenSource } from '../domain/types.ts';
+import { TOKEN_STATES, type AdminEvent, type TokenStateName } from '../domain/states.ts';
+import type { TokenFilter } from '../store/types.ts';
+import { checkSecretLength, isSerial, MAX_BATCH, SERIAL_RE, type BulkRequest, type RegisterRequest, type TokenPatch, type VerifyRequest } from '../domain/requests.ts';
 import { MAX_RESYNC_WINDOW, MAX_WINDOW } from '../domain/types.ts';
 import { VerifierError } from '../errors.ts';
 
@@ -91,10 +94,41 @@ export function parsePathSerial(raw: string): string {
   return s;
 }
 
+/** The {user} segment of a path, still percent-encoded: 1-128 printable characters, as at registration. */
+export function parsePathUser(raw: string): string {
+  let u: string;
+  try {
+    u = decodeURIComponent(raw);
+  } catch {
+    throw new VerifierError('INVALID_REQUEST', 'user in the path is not valid percent-encoding', { field: 'user' });
+  }
+  if (u.length === 0 || u.length > 128 || !/^[^\u0000-\u001f]+$/.test(u)) throw new VerifierError('INVALID_REQUEST', 'user in the path is not 1-128 printable characters', { field: 'user' });
+  return u;
+}
+
 const REGISTER_FIELDS = [
   'serial', 'type', 'algorithm', 'digits', 'period', 't0', 'counter', 'lastStep', 'secret', 'secretEncoding', 'user', 'label',
-  'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow',
+  'ocraSuite', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow', 'batchId', 'source', 'rekey',
 ] as const;
+
+const PRINTABLE_RE = /^[^\u0000-\u001f\u007f]+$/;
+const BATCH_ID_RE = /^[\u0020-\u007e]{1,128}$/;
+
+function bool(o: Obj, k: string, path: string): boolean | undefined {
+  const v = o[k];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'boolean') bad(name(path, k), 'must be true or false');
+  return v;
+}
+
+function source(o: Obj, path: string): TokenSource | null {
+  if (o['source'] === undefined || o['source'] === null) return null;
+  const p = name(path, 'source');
+  const so = object(o['source'], p, ['fingerprint', 'name']);
+  const fingerprint = str(so, 'fingerprint', p, { required: true, re: /^[0-9a-fA-F]{64}$/, what: 'must be 64 hex digits (SHA-256 of the seed file)' }).toLowerCase();
+  const n = str(so, 'name', p, { required: false, max: 200, re: PRINTABLE_RE, what: 'must be 1-200 printable characters' });
+  return n === undefined ? { fingerprint } : { fingerprint, name: n };
+}
 
 const ALGORITHMS: Readonly<Record<string, HashAlgorithm>> = { SHA1: 'SHA1', SHA256: 'SHA256', SHA512: 'SHA512', sha1: 'SHA1', sha256: 'SHA256', sha512: 'SHA512' };
 
@@ -154,6 +188,9 @@ export function parseRegister(v: unknown, path = 'body'): RegisterRequest {
       windowBack: int(o, 'windowBack', path, 0, MAX_WINDOW) ?? null,
       windowForward: int(o, 'windowForward', path, 0, MAX_WINDOW) ?? null,
       resyncWindow: int(o, 'resyncWindow', path, 1, MAX_RESYNC_WINDOW) ?? null,
+      batchId: str(o, 'batchId', path, { required: false, re: BATCH_ID_RE, what: 'must be 1-128 printable ASCII characters' }) ?? null,
+      source: source(o, path),
+      rekey: bool(o, 'rekey', path) ?? false,
     };
   } catch (e) {
     secret.fill(0);
@@ -228,6 +265,46 @@ export function parseEmpty(text: string): void {
   object(parseJsonBody(text), 'body', []);
 }
 
+const REASON_MAX = 500;
+
+/** Bodies of the state actions (enable, disable, unlock, lost, revoke): empty, {} or { reason }. */
+export function parseActionBody(text: string): { reason: string | null } {
+  if (text.trim() === '') return { reason: null };
+  const o = object(parseJsonBody(text), 'body', ['reason']);
+  return { reason: str(o, 'reason', 'body', { required: false, max: REASON_MAX, re: PRINTABLE_RE, what: `must be 1-${REASON_MAX} printable characters` }) ?? null };
+}
+
+/** The ?reason= of DELETE /v1/tokens/{serial} (the only parameter). */
+export function parseDeleteQuery(params: URLSearchParams): { reason: string | null } {
+  for (const k of new Set(params.keys())) {
+    if (k !== 'reason') bad(k, 'unknown query parameter; allowed is reason');
+    if (params.getAll(k).length > 1) bad(k, 'given more than once');
+  }
+  const r = params.get('reason');
+  if (r === null) return { reason: null };
+  if (r.length === 0 || r.length > REASON_MAX || !PRINTABLE_RE.test(r)) bad('reason', `must be 1-${REASON_MAX} printable characters`);
+  return { reason: r };
+}
+
+/** PATCH /v1/tokens/{serial}: { version, user?, label?, lookAhead?, windowBack?, windowForward?, resyncWindow? }. */
+export function parsePatch(v: unknown): TokenPatch {
+  const o = object(v, 'body', ['version', 'user', 'label', 'lookAhead', 'windowBack', 'windowForward', 'resyncWindow']);
+  const version = int(o, 'version', 'body', 1, Number.MAX_SAFE_INTEGER);
+  if (version === undefined) bad('version', 'is required (the version you read; the update applies only if it is still current)');
+  const p: TokenPatch = { version };
+  const nullable = <T>(k: string, read: () => T | undefined): T | null | undefined => (o[k] === null ? null : read());
+  const user = nullable('user', () => str(o, 'user', 'body', { required: false, max: 128, re: /^[^\u0000-\u001f]+$/, what: 'must be 1-128 printable characters or null' }));
+  if (user !== undefined) p.user = user;
+  const label = nullable('label', () => str(o, 'label', 'body', { required: false, max: 256 }));
+  if (label !== undefined) p.label = label;
+  for (const [k, min, max] of [['lookAhead', 0, MAX_WINDOW], ['windowBack', 0, MAX_WINDOW], ['windowForward', 0, MAX_WINDOW], ['resyncWindow', 1, MAX_RESYNC_WINDOW]] as const) {
+    const x = nullable(k, () => int(o, k, 'body', min, max));
+    if (x !== undefined) p[k] = x;
+  }
+  if (Object.keys(o).length === 1) bad('body', 'names no field to change; give user, label, lookAhead, windowBack, windowForward or resyncWindow');
+  return p;
+}
+
 export const AUDIT_QUERY_FIELDS = ['serial', 'action', 'result', 'actor', 'since', 'until', 'after', 'limit'] as const;
 
 function time(v: string, field: string): number {
@@ -266,4 +343,103 @@ export function parseAuditQuery(params: URLSearchParams): AuditFilter {
     q.limit = Number(limit);
   }
   return q;
+}
+
+export const TOKEN_QUERY_FIELDS = ['user', 'batch', 'state', 'serialPrefix', 'type', 'usedBefore', 'usedAfter', 'neverUsed', 'limit', 'cursor'] as const;
+
+/** The opaque cursor of GET /v1/tokens: base64url of the last serial of the previous page. */
+export function encodeCursor(serial: string): string {
+  return Buffer.from(serial, 'utf8').toString('base64url');
+}
+
+function decodeCursor(c: string): string {
+  const s = /^[A-Za-z0-9_-]{1,128}$/.test(c) ? Buffer.from(c, 'base64url').toString('utf8') : '';
+  if (!isSerial(s) || encodeCursor(s) !== c) bad('cursor', 'is not a cursor this server returned (nextCursor)');
+  return s;
+}
+
+function isoTime(v: string, field: string): number {
+  const n = /^[0-9]{4}-[0-9]{2}-[0-9]{2}(T[0-9:.]+(Z|[+-][0-9]{2}:[0-9]{2})?)?$/.test(v) ? Date.parse(v) : NaN;
+  if (!Number.isFinite(n)) bad(field, 'must be an ISO 8601 time such as 2026-12-01T00:00:00Z');
+  return n;
+}
+
+/** GET /v1/tokens query: every parameter at most once, unknown ones refused (naming them). */
+export function parseTokenQuery(params: URLSearchParams): TokenFilter {
+  for (const k of new Set(params.keys())) {
+    if (!(TOKEN_QUERY_FIELDS as readonly string[]).includes(k)) bad(k, `unknown query parameter; allowed are ${TOKEN_QUERY_FIELDS.join(', ')}`);
+    if (params.getAll(k).length > 1) bad(k, 'given more than once');
+  }
+  const get = (k: string): string | undefined => params.get(k) ?? undefined;
+  const f: TokenFilter = { limit: 100 };
+  const user = get('user');
+  if (user !== undefined) f.user = user.length > 0 && user.length <= 128 ? user : bad('user', 'must be 1-128 characters');
+  const batch = get('batch');
+  if (batch !== undefined) f.batch = BATCH_ID_RE.test(batch) ? batch : bad('batch', 'must be 1-128 printable ASCII characters');
+  const state = get('state');
+  if (state !== undefined) f.state = (TOKEN_STATES as readonly string[]).includes(state) ? (state as TokenStateName) : bad('state', `must be one of ${TOKEN_STATES.join(', ')}`);
+  const prefix = get('serialPrefix');
+  if (prefix !== undefined) f.serialPrefix = /^[A-Za-z0-9._:-]{1,64}$/.test(prefix) ? prefix : bad('serialPrefix', 'must be 1-64 serial characters');
+  const type = get('type');
+  if (type !== undefined) f.type = isOtpType(type) ? type : bad('type', `must be one of ${OTP_TYPES.join(', ')}`);
+  const ub = get('usedBefore');
+  if (ub !== undefined) f.usedBeforeMs = isoTime(ub, 'usedBefore');
+  const ua = get('usedAfter');
+  if (ua !== undefined) f.usedAfterMs = isoTime(ua, 'usedAfter');
+  const nu = get('neverUsed');
+  if (nu !== undefined) f.neverUsed = nu === 'true' ? true : nu === 'false' ? false : bad('neverUsed', 'must be true or false');
+  if (f.neverUsed === true && (f.usedBeforeMs !== undefined || f.usedAfterMs !== undefined)) bad('neverUsed', 'cannot be combined with usedBefore/usedAfter');
+  const limit = get('limit');
+  if (limit !== undefined) {
+    if (!/^[0-9]{1,4}$/.test(limit) || Number(limit) < 1 || Number(limit) > 1000) bad('limit', 'must be 1..1000');
+    f.limit = Number(limit);
+  }
+  const cursor = get('cursor');
+  if (cursor !== undefined) f.afterSerial = decodeCursor(cursor);
+  return f;
+}
+
+const BULK_ACTIONS = ['revoke', 'disable', 'enable', 'unlock', 'lost'] as const satisfies readonly AdminEvent[];
+
+/** POST /v1/tokens:bulk body. An empty filter is refused unless all: true (and all: true with a filter too). */
+export function parseBulk(v: unknown): BulkRequest {
+  const o = object(v, 'body', ['action', 'filter', 'all', 'dryRun', 'reason']);
+  const action = str(o, 'action', 'body', { required: true });
+  if (!(BULK_ACTIONS as readonly string[]).includes(action)) bad('action', `must be one of ${BULK_ACTIONS.join(', ')}`);
+  const fo = o['filter'] === undefined ? {} : object(o['filter'], 'filter', ['batch', 'user', 'serials', 'state']);
+  const filter: BulkRequest['filter'] = {};
+  const batch = str(fo, 'batch', 'filter', { required: false, re: BATCH_ID_RE, what: 'must be 1-128 printable ASCII characters' });
+  if (batch !== undefined) filter.batch = batch;
+  const user = str(fo, 'user', 'filter', { required: false, max: 128, re: PRINTABLE_RE, what: 'must be 1-128 printable characters' });
+  if (user !== undefined) filter.user = user;
+  const state = str(fo, 'state', 'filter', { required: false });
+  if (state !== undefined) filter.state = (TOKEN_STATES as readonly string[]).includes(state) ? (state as TokenStateName) : bad('filter.state', `must be one of ${TOKEN_STATES.join(', ')}`);
+  if (fo['serials'] !== undefined) {
+    const list = fo['serials'];
+    if (!Array.isArray(list)) bad('filter.serials', 'must be an array of serials');
+    if (list.length === 0) bad('filter.serials', 'is empty');
+    if (list.length > MAX_BATCH) bad('filter.serials', `has ${list.length} entries; at most ${MAX_BATCH}`);
+    list.forEach((x, i) => {
+      if (typeof x !== 'string' || !isSerial(x)) bad(`filter.serials[${i}]`, 'is not a valid serial');
+    });
+    filter.serials = list as string[];
+  }
+  const all = bool(o, 'all', 'body') ?? false;
+  const empty = Object.keys(filter).length === 0;
+  if (empty && !all) bad('filter', 'give a filter or all: true');
+  if (!empty && all) bad('all', 'all: true applies to every token; give it without a filter');
+  const reason = str(o, 'reason', 'body', { required: false, max: REASON_MAX, re: PRINTABLE_RE, what: `must be 1-${REASON_MAX} printable characters` }) ?? null;
+  return { action: action as BulkRequest['action'], filter, all, dryRun: bool(o, 'dryRun', 'body') ?? false, reason };
+}
+
+/** The {batchId} segment of GET /v1/batches/{batchId}. */
+export function parsePathBatch(raw: string): string {
+  let b: string;
+  try {
+    b = decodeURIComponent(raw);
+  } catch {
+    throw new VerifierError('INVALID_REQUEST', 'batch id in the path is not valid percent-encoding', { field: 'batchId' });
+  }
+  if (!BATCH_ID_RE.test(b)) throw new VerifierError('INVALID_REQUEST', 'batch id in the path is not 1-128 printable ASCII characters', { field: 'batchId' });
+  return b;
 }

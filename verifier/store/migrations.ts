@@ -71,6 +71,72 @@ const common = (dialect: 'sqlite' | 'postgres'): string[] => [
   `INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '${'0'.repeat(64)}')`,
 ];
 
+/** Columns migration 2 adds to tokens (issue 11: seed identity, batches, lifecycle states). */
+const LIFECYCLE_COLUMNS = [
+  ['seed_fp', 'TEXT'],
+  ['batch_id', 'TEXT'],
+  ['source_fingerprint', 'TEXT'],
+  ['source_name', 'TEXT'],
+  ['state_reason', 'TEXT'],
+  ['lost_at_ms', 'BIGINT'],
+  ['revoked_at_ms', 'BIGINT'],
+] as const;
+
+const STATES_V2 = `state IN ('active', 'disabled', 'locked', 'lost', 'revoked')`;
+
+const V1_TOKEN_COLUMNS = [
+  'serial', 'uid', 'user_name', 'label', 'type', 'algorithm', 'digits', 'period_sec', 't0', 'ocra_suite', 'counter', 'last_step',
+  'drift_steps', 'fail_count', 'throttled_until_ms', 'state', 'pending_resync', 'pending_at_ms', 'last_used_at_ms', 'look_ahead',
+  'window_back', 'window_forward', 'resync_window', 'seed_kid', 'seed_sealed', 'version', 'created_at_ms', 'updated_at_ms',
+].join(', ');
+
+/** Tables of migration 2 that both dialects create alike. */
+const lifecycleTables = (): string[] => [
+  // What a deleted registration leaves: never the seed, only its keyed fingerprint and the counter/step it had
+  // reached, so that registering the seed again never moves a counter backwards (domain/lifecycle.ts).
+  `CREATE TABLE tombstones (
+    uid TEXT PRIMARY KEY,
+    serial TEXT NOT NULL,
+    seed_fp TEXT NOT NULL,
+    counter TEXT NOT NULL,
+    last_step TEXT,
+    reason TEXT,
+    deleted_at_ms BIGINT NOT NULL,
+    was_revoked INTEGER NOT NULL)`,
+  `CREATE INDEX tombstones_seed_fp ON tombstones (seed_fp)`,
+  `CREATE INDEX tokens_seed_fp ON tokens (seed_fp)`,
+  `CREATE INDEX tokens_batch ON tokens (batch_id)`,
+  // Consecutive failures of verify-by-user across all the user's tokens (NIST SP 800-63B 5.2.2).
+  `CREATE TABLE users (
+    user_name TEXT PRIMARY KEY,
+    fail_count INTEGER NOT NULL,
+    throttled_until_ms BIGINT NOT NULL,
+    locked_at_ms BIGINT,
+    version BIGINT NOT NULL,
+    updated_at_ms BIGINT NOT NULL)`,
+  `ALTER TABLE api_keys ADD COLUMN expires_at_ms BIGINT`,
+  `ALTER TABLE api_keys ADD COLUMN last_used_at_ms BIGINT`,
+];
+
+/** SQLite cannot change a CHECK in place: the tokens table is rebuilt with the wider state set. */
+const lifecycleSqlite = (): string[] => [
+  `CREATE TABLE tokens_v2 (${tokenColumns('BLOB').replace(/state IN \([^)]*\)/, STATES_V2)},
+  ${LIFECYCLE_COLUMNS.map(([c, t]) => `${c} ${t}`).join(',\n  ')}) WITHOUT ROWID`,
+  `INSERT INTO tokens_v2 (${V1_TOKEN_COLUMNS}) SELECT ${V1_TOKEN_COLUMNS} FROM tokens`,
+  `DROP TABLE tokens`,
+  `ALTER TABLE tokens_v2 RENAME TO tokens`,
+  `CREATE INDEX tokens_user ON tokens (user_name)`,
+  ...lifecycleTables(),
+];
+
+const lifecyclePostgres = (): string[] => [
+  `ALTER TABLE tokens DROP CONSTRAINT tokens_state_check`,
+  `ALTER TABLE tokens ADD CONSTRAINT tokens_state_check CHECK (${STATES_V2})`,
+  `ALTER TABLE tokens ${LIFECYCLE_COLUMNS.map(([c, t]) => `ADD COLUMN ${c} ${t}`).join(', ')}`,
+  ...lifecycleTables(),
+];
+
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: 'tokens, api keys, hash-chained audit log', sqlite: common('sqlite'), postgres: common('postgres') },
+  { id: 2, name: 'lifecycle: seed fingerprints, tombstones, batches, lost/revoked, users, API key expiry', sqlite: lifecycleSqlite(), postgres: lifecyclePostgres() },
 ];

@@ -13,11 +13,16 @@
  */
 import pg from 'pg';
 import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
-import { withDynamic, type TokenRecord } from '../domain/types.ts';
+import { admitSeed, tombstoneOf } from '../domain/lifecycle.ts';
+import { withDynamic, type TokenDynamic, type TokenRecord } from '../domain/types.ts';
+import type { UserRecord } from '../domain/users.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, type DynamicColumn, type Row } from './rows.ts';
-import type { ApiKeyRecord, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+import {
+  apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, TOMBSTONE_COLUMNS,
+  tombstoneFromRow, tombstoneValues, userFromRow, tokenSelect, tokenWhere, batchFromRows, BATCH_GROUP_SQL, BATCH_SOURCE_SQL, type DynamicColumn, type Row,
+} from './rows.ts';
+import type { ApiKeyRecord, BulkOutcome, RegisterOptions, RegisterOutcome, TokenEdit, TokenFilter, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface PostgresOptions {
   schema?: string;
@@ -40,6 +45,9 @@ const DYNAMIC_PG_TYPES: { readonly [C in DynamicColumn]: string } = {
   pending_resync: 'text',
   pending_at_ms: 'bigint',
   last_used_at_ms: 'bigint',
+  state_reason: 'text',
+  lost_at_ms: 'bigint',
+  revoked_at_ms: 'bigint',
 };
 
 /**
@@ -53,6 +61,8 @@ const UPDATE_DYNAMIC_SQL = (() => {
    FROM unnest(${arrays.join(', ')}) AS v(serial, ${DYNAMIC_COLUMNS.join(', ')}, version, old_version, updated_at_ms)
    WHERE t.serial = v.serial AND t.version = v.old_version`;
 })();
+
+const INSERT_TOMBSTONE_SQL = `INSERT INTO tombstones (${TOMBSTONE_COLUMNS.join(', ')}) VALUES (${TOMBSTONE_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
 const INSERT_TOKEN_SQL = `INSERT INTO tokens (${TOKEN_COLUMNS.join(', ')}) VALUES (${TOKEN_COLUMNS.map((_, i) => `$${i + 1}`).join(', ')})`;
 
@@ -91,9 +101,22 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
     kind: 'postgres',
     getToken: (serial) => guard('read token', () => readToken(pool, serial, false)),
     findTokensByUser: (user, limit) => guard('read tokens', () => findTokensByUser(pool, user, limit)),
-    registerTokens: (tokens, sameSecret, audit) => tx(s, 'register', (c) => register(c, tokens, sameSecret, audit)),
+    registerTokens: (tokens, sameSecret, audit, opts) => tx(s, 'register', (c) => register(c, tokens, sameSecret, audit, opts)),
     updateToken: <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>) => enqueue<R>(s, serial, decide),
-    deleteToken: (serial, audit) => tx(s, 'delete token', (c) => deleteToken(c, serial, audit)),
+    deleteToken: (serial, audit, reason) => tx(s, 'delete token', (c) => deleteToken(c, serial, audit, reason ?? null)),
+    editToken: (serial, decide) => tx(s, 'edit token', (c) => editToken(c, serial, decide)),
+    getUser: (user) => guard('read user', async () => {
+      const r = (await pool.query('SELECT * FROM users WHERE user_name = $1', [user])).rows[0] as Row | undefined;
+      return r ? userFromRow(r) : undefined;
+    }),
+    updateUser: (user, decide) => tx(s, 'update user', (c) => updateUser(c, user, decide)),
+    listTokens: (f) => guard('list tokens', async () => {
+      const { sql, args } = tokenSelect(f, pgList.param, pgList.inList, pgList.toList);
+      return (await pool.query(sql, args)).rows.map((r) => tokenFromRow(r as Row));
+    }),
+    bulkUpdate: (f, decide, audit, dryRun) => tx(s, 'bulk update', (c) => bulkUpdate(c, f, decide, audit, dryRun)),
+    batchSummary: (id) => guard('read batch', async () => batchFromRows(id, (await pool.query(BATCH_GROUP_SQL('$1'), [id])).rows as Row[], (await pool.query(BATCH_SOURCE_SQL('$1'), [id])).rows[0] as Row | undefined)),
+    listTombstones: (fp) => guard('read tombstones', async () => (await pool.query('SELECT * FROM tombstones WHERE seed_fp = $1 ORDER BY deleted_at_ms, uid', [fp])).rows.map((r) => tombstoneFromRow(r as Row))),
     appendAudit: (input) => tx(s, 'audit', (c) => append(c, input)),
     listAudit: (f) => guard('read audit', () => listAudit(pool, f)),
     auditHead: () => guard('read audit head', () => auditHead(pool)),
@@ -101,6 +124,17 @@ export async function openPostgresStore(url: string, options: PostgresOptions = 
       await tx(s, 'create API key', (c) => createApiKey(c, rec, audit));
     },
     getApiKey: (id) => guard('read API key', () => getApiKey(pool, id)),
+    listApiKeys: () => guard('list API keys', async () => (await pool.query('SELECT * FROM api_keys ORDER BY created_at_ms, id')).rows.map((r) => apiKeyFromRow(r as Row))),
+    revokeApiKey: (id, atMs, audit) =>
+      tx(s, 'revoke API key', async (c) => {
+        const r = await c.query('UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE id = $2 RETURNING *', [atMs, id]);
+        if (r.rowCount !== 1) return undefined;
+        await append(c, audit);
+        return apiKeyFromRow(r.rows[0] as Row);
+      }),
+    touchApiKey: async (id, atMs) => {
+      await guard('touch API key', () => pool.query('UPDATE api_keys SET last_used_at_ms = $1 WHERE id = $2 AND (last_used_at_ms IS NULL OR last_used_at_ms < $1)', [atMs, id]));
+    },
     resealAll: (reseal, audit) => tx(s, 're-seal seeds', (c) => resealAll(c, reseal, audit)),
     countTokens: () => guard('count tokens', async () => Number((await pool.query('SELECT COUNT(*) AS n FROM tokens')).rows[0]['n'])),
     ping: async () => {
@@ -212,22 +246,110 @@ async function register(
   tokens: readonly TokenRecord[],
   sameSecret: (existing: TokenRecord, incoming: TokenRecord) => boolean,
   audit: (outcomes: readonly RegisterOutcome[]) => AuditInput[],
+  opts: RegisterOptions = {},
 ): Promise<RegisterOutcome[]> {
   const outcomes: RegisterOutcome[] = [];
+  const now = opts.nowMs ?? Date.now();
+  // Registrations of one seed are serialised on its fingerprint (a transaction-scoped advisory lock), so two
+  // instances registering the same seed under two serials cannot both pass the holder check.
+  const fps = [...new Set(tokens.map((t) => t.seedFingerprint).filter((f): f is string => f !== null))].sort();
+  if (fps.length > 0) {
+    await c.query('SELECT pg_advisory_xact_lock(hashtextextended(f, 0)) FROM (SELECT f FROM unnest($1::text[]) AS f ORDER BY f) AS s', [fps]);
+  }
   for (const t of tokens) {
-    const ins = await c.query(`${INSERT_TOKEN_SQL} ON CONFLICT (serial) DO NOTHING`, tokenValues(t));
-    if (ins.rowCount === 1) {
-      outcomes.push({ serial: t.serial, status: 'created' });
+    const existing = await readToken(c, t.serial, true);
+    if (existing) {
+      if (!sameSecret(existing, t)) throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
+      outcomes.push({ serial: t.serial, status: 'exists' });
       continue;
     }
-    const existing = await readToken(c, t.serial, true);
-    if (!existing || !sameSecret(existing, t)) {
-      throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
+    let record = t;
+    const out: RegisterOutcome = { serial: t.serial, status: 'created' };
+    if (t.seedFingerprint !== null) {
+      const live = (await c.query('SELECT * FROM tokens WHERE seed_fp = $1 AND serial <> $2 ORDER BY serial FOR UPDATE', [t.seedFingerprint, t.serial])).rows.map((r) => tokenFromRow(r as Row));
+      const tombstones = (await c.query('SELECT * FROM tombstones WHERE seed_fp = $1 ORDER BY deleted_at_ms, uid', [t.seedFingerprint])).rows.map((r) => tombstoneFromRow(r as Row));
+      const a = admitSeed(t, { live, tombstones }, opts.rekey?.has(t.serial) ?? false);
+      for (const old of live) await retire(c, old, `rekey to ${t.serial}`, now);
+      if (a.retire.length > 0) out.retired = a.retire;
+      record = a.record;
     }
-    outcomes.push({ serial: t.serial, status: 'exists' });
+    const ins = await c.query(`${INSERT_TOKEN_SQL} ON CONFLICT (serial) DO NOTHING`, tokenValues(record));
+    if (ins.rowCount !== 1) throw new VerifierError('BUSY', `serial ${t.serial} was registered concurrently; retry`);
+    outcomes.push(out);
   }
   for (const a of audit(outcomes)) await append(c, a);
   return outcomes;
+}
+
+/** Deletes a row and writes its tombstone (inside a transaction). */
+async function retire(c: Client, t: TokenRecord, reason: string | null, nowMs: number): Promise<void> {
+  await c.query('DELETE FROM tokens WHERE serial = $1', [t.serial]);
+  const x = tombstoneOf(t, reason, nowMs);
+  if (x) await c.query(INSERT_TOMBSTONE_SQL, tombstoneValues(x));
+}
+
+async function updateUser<R>(c: Client, user: string, decide: (u: UserRecord | undefined) => { next: UserRecord | null; audit: AuditInput | null; value: R }): Promise<R> {
+  // The row is created first (if missing) so that FOR UPDATE always has a row to lock: concurrent first
+  // failures of a new user queue on it instead of both inserting.
+  await c.query('INSERT INTO users (user_name, fail_count, throttled_until_ms, locked_at_ms, version, updated_at_ms) VALUES ($1, 0, 0, NULL, 0, 0) ON CONFLICT (user_name) DO NOTHING', [user]);
+  const u = userFromRow((await c.query('SELECT * FROM users WHERE user_name = $1 FOR UPDATE', [user])).rows[0] as Row);
+  const out = decide(u.version === 0 ? undefined : u);
+  if (out.next) {
+    const n = out.next;
+    const r = await c.query('UPDATE users SET fail_count = $1, throttled_until_ms = $2, locked_at_ms = $3, version = $4, updated_at_ms = $5 WHERE user_name = $6 AND version = $7', [
+      n.failCount, n.throttledUntilMs, n.lockedAtMs, n.version, n.updatedAtMs, user, u.version,
+    ]);
+    if (r.rowCount !== 1) throw new VerifierError('BUSY', 'user changed during verification; retry');
+  }
+  if (out.audit) await append(c, out.audit);
+  return out.value;
+}
+
+const pgList = { param: (n: number) => `$${n}`, inList: (n: number) => `serial = ANY($${n}::text[])`, toList: (a: readonly string[]) => [...a] };
+
+/** Locks every matching row (in serial order, like the verification groups: no deadlock), decides, writes. */
+async function bulkUpdate(c: Client, f: TokenFilter, decide: (t: TokenRecord) => TokenDynamic | null, audit: (o: BulkOutcome) => AuditInput, dryRun: boolean): Promise<BulkOutcome> {
+  const { where, args } = tokenWhere({ ...f, limit: 0 }, pgList.param, pgList.inList, pgList.toList);
+  const rows = (await c.query(`SELECT * FROM tokens ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY serial${dryRun ? '' : ' FOR UPDATE'}`, args)).rows.map((r) => tokenFromRow(r as Row));
+  const now = Date.now();
+  const dirty: TokenRecord[] = [];
+  const oldVersion: number[] = [];
+  for (const t of rows) {
+    const next = decide(t);
+    if (!next) continue;
+    dirty.push(withDynamic(t, next, now));
+    oldVersion.push(t.version);
+  }
+  const out = { matched: rows.length, changed: dirty.length };
+  if (dryRun) return out;
+  if (dirty.length > 0) {
+    const values = dirty.map(dynamicValues);
+    const r = await c.query(UPDATE_DYNAMIC_SQL, [
+      dirty.map((t) => t.serial),
+      ...DYNAMIC_COLUMNS.map((_, i) => values.map((v) => v[i])),
+      dirty.map((t) => t.version),
+      oldVersion,
+      dirty.map((t) => t.updatedAtMs),
+    ]);
+    if (r.rowCount !== dirty.length) throw new VerifierError('BUSY', 'a token changed during the bulk operation; retry');
+  }
+  await append(c, audit(out));
+  return out;
+}
+
+async function editToken(c: Client, serial: string, decide: (t: TokenRecord | undefined) => { edit: TokenEdit; audit: AuditInput }): Promise<TokenRecord> {
+  const t = await readToken(c, serial, true);
+  const { edit, audit } = decide(t);
+  if (!t) throw new VerifierError('NOT_FOUND', `no token with serial ${serial}`);
+  const now = audit.atMs;
+  const r = await c.query(
+    `UPDATE tokens SET user_name = $1, label = $2, look_ahead = $3, window_back = $4, window_forward = $5, resync_window = $6,
+     version = version + 1, updated_at_ms = $7 WHERE serial = $8 AND uid = $9 AND version = $10`,
+    [edit.user, edit.label, edit.lookAhead, edit.windowBack, edit.windowForward, edit.resyncWindow, now, serial, t.uid, t.version],
+  );
+  if (r.rowCount !== 1) throw new VerifierError('BUSY', `token ${serial} changed during the update; retry`);
+  await append(c, audit);
+  return { ...t, ...edit, version: t.version + 1, updatedAtMs: now };
 }
 
 // Group commit. Updates queued while a group is in flight form the next group (at most MAX_GROUP), run in ONE
@@ -304,10 +426,12 @@ async function runGroup(c: Client, group: readonly Pending[], results: Array<{ o
   if (audits.length > 0) await appendMany(c, audits);
 }
 
-async function deleteToken(c: Client, serial: string, audit: AuditInput): Promise<boolean> {
-  const r = await c.query('DELETE FROM tokens WHERE serial = $1', [serial]);
-  if (r.rowCount === 1) await append(c, audit);
-  return r.rowCount === 1;
+async function deleteToken(c: Client, serial: string, audit: AuditInput, reason: string | null): Promise<boolean> {
+  const t = await readToken(c, serial, true);
+  if (!t) return false;
+  await retire(c, t, reason, audit.atMs);
+  await append(c, audit);
+  return true;
 }
 
 async function listAudit(pool: pg.Pool, f: AuditFilter): Promise<AuditEntry[]> {
@@ -321,8 +445,8 @@ async function auditHead(pool: pg.Pool): Promise<{ seq: number; hash: string }> 
 }
 
 async function createApiKey(c: Client, rec: ApiKeyRecord, audit: AuditInput): Promise<void> {
-  await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES ($1, $2, $3, $4, $5, $6)', [
-    rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs,
+  await c.query('INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms, expires_at_ms, last_used_at_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)', [
+    rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs, rec.expiresAtMs, rec.lastUsedAtMs,
   ]);
   await append(c, audit);
 }

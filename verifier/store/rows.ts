@@ -6,8 +6,10 @@ import type { AuditEntry, AuditFilter } from '../domain/audit.ts';
 import { parseOcraSuite } from '../../otp/ocra.ts';
 import { DEFAULT_PERIOD_SEC, otpAlgorithm, otpDigits, type OtpParams, type OtpType } from '../../otp/otp-params.ts';
 import type { HashAlgorithm } from '../../otp/params.ts';
-import type { TokenDynamic, TokenRecord } from '../domain/types.ts';
-import type { ApiKeyRecord } from './types.ts';
+import type { Tombstone } from '../domain/lifecycle.ts';
+import type { TokenDynamic, TokenRecord, TokenSource } from '../domain/types.ts';
+import type { UserRecord } from '../domain/users.ts';
+import type { ApiKeyRecord, BatchSummary, TokenFilter } from './types.ts';
 
 export type Row = Record<string, unknown>;
 
@@ -21,12 +23,13 @@ const strOrNull = (v: unknown): string | null => (v === null || v === undefined 
 const STATIC_COLUMNS = [
   'serial', 'uid', 'user_name', 'label', 'type', 'algorithm', 'digits', 'period_sec', 't0', 'ocra_suite',
   'look_ahead', 'window_back', 'window_forward', 'resync_window', 'seed_kid', 'seed_sealed', 'created_at_ms',
+  'seed_fp', 'batch_id', 'source_fingerprint', 'source_name',
 ] as const;
 
 /** The columns of TokenDynamic, which updateToken writes, in the order of dynamicValues. */
 export const DYNAMIC_COLUMNS = [
   'counter', 'last_step', 'drift_steps', 'fail_count', 'throttled_until_ms', 'state', 'pending_resync',
-  'pending_at_ms', 'last_used_at_ms',
+  'pending_at_ms', 'last_used_at_ms', 'state_reason', 'lost_at_ms', 'revoked_at_ms',
 ] as const;
 export type DynamicColumn = (typeof DYNAMIC_COLUMNS)[number];
 
@@ -59,12 +62,23 @@ export function tokenFromRow(r: Row): TokenRecord {
     windowBack: numOrNull(r['window_back']),
     windowForward: numOrNull(r['window_forward']),
     resyncWindow: numOrNull(r['resync_window']),
+    stateReason: strOrNull(r['state_reason']),
+    lostAtMs: numOrNull(r['lost_at_ms']),
+    revokedAtMs: numOrNull(r['revoked_at_ms']),
+    seedFingerprint: strOrNull(r['seed_fp']),
+    batchId: strOrNull(r['batch_id']),
+    source: r['source_fingerprint'] === null || r['source_fingerprint'] === undefined ? null : sourceFromRow(r),
     seedKid: String(r['seed_kid']),
     seedSealed: new Uint8Array(sealed.buffer, sealed.byteOffset, sealed.byteLength),
     version: num(r['version']),
     createdAtMs: num(r['created_at_ms']),
     updatedAtMs: num(r['updated_at_ms']),
   };
+}
+
+function sourceFromRow(r: Row): TokenSource {
+  const name = strOrNull(r['source_name']);
+  return name === null ? { fingerprint: String(r['source_fingerprint']) } : { fingerprint: String(r['source_fingerprint']), name };
 }
 
 function otpFromRow(r: Row, counter: bigint): OtpParams {
@@ -92,6 +106,7 @@ export function tokenValues(t: TokenRecord): unknown[] {
     t.serial, t.uid, t.user, t.label, p.type, otpAlgorithm(p), otpDigits(p),
     p.type === 'totp' ? p.periodSec : DEFAULT_PERIOD_SEC, p.type === 'totp' ? p.t0Sec.toString() : '0', p.type === 'ocra' ? p.suite : null,
     t.lookAhead, t.windowBack, t.windowForward, t.resyncWindow, t.seedKid, Buffer.from(t.seedSealed), t.createdAtMs,
+    t.seedFingerprint, t.batchId, t.source?.fingerprint ?? null, t.source?.name ?? null,
     ...dynamicValues(t), t.version, t.updatedAtMs,
   ];
 }
@@ -100,7 +115,7 @@ export function tokenValues(t: TokenRecord): unknown[] {
 export function dynamicValues(d: TokenDynamic): unknown[] {
   return [
     d.counter.toString(), d.lastStep?.toString() ?? null, d.driftSteps, d.failCount, d.throttledUntilMs, d.state,
-    d.pendingResync?.toString() ?? null, d.pendingAtMs, d.lastUsedAtMs,
+    d.pendingResync?.toString() ?? null, d.pendingAtMs, d.lastUsedAtMs, d.stateReason, d.lostAtMs, d.revokedAtMs,
   ];
 }
 
@@ -126,6 +141,8 @@ export function apiKeyFromRow(r: Row): ApiKeyRecord {
     label: strOrNull(r['label']),
     createdAtMs: num(r['created_at_ms']),
     revokedAtMs: numOrNull(r['revoked_at_ms']),
+    expiresAtMs: numOrNull(r['expires_at_ms']),
+    lastUsedAtMs: numOrNull(r['last_used_at_ms']),
   };
 }
 
@@ -153,3 +170,99 @@ export function auditSelect(f: AuditFilter, param: (n: number) => string): { sql
   args.push(f.limit);
   return { sql: `SELECT * FROM audit ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY seq LIMIT ${param(args.length)}`, args };
 }
+
+/** The tombstones columns, in the order of tombstoneValues. */
+export const TOMBSTONE_COLUMNS = ['uid', 'serial', 'seed_fp', 'counter', 'last_step', 'reason', 'deleted_at_ms', 'was_revoked'] as const;
+
+export function tombstoneValues(x: Tombstone): unknown[] {
+  return [x.uid, x.serial, x.seedFingerprint, x.counter.toString(), x.lastStep?.toString() ?? null, x.reason, x.deletedAtMs, x.wasRevoked ? 1 : 0];
+}
+
+export function tombstoneFromRow(r: Row): Tombstone {
+  return {
+    uid: String(r['uid']),
+    serial: String(r['serial']),
+    seedFingerprint: String(r['seed_fp']),
+    counter: big(r['counter']),
+    lastStep: bigOrNull(r['last_step']),
+    reason: strOrNull(r['reason']),
+    deletedAtMs: num(r['deleted_at_ms']),
+    wasRevoked: num(r['was_revoked']) === 1,
+  };
+}
+
+export function userFromRow(r: Row): UserRecord {
+  return {
+    user: String(r['user_name']),
+    failCount: num(r['fail_count']),
+    throttledUntilMs: num(r['throttled_until_ms']),
+    lockedAtMs: numOrNull(r['locked_at_ms']),
+    version: num(r['version']),
+    updatedAtMs: num(r['updated_at_ms']),
+  };
+}
+
+/** INSERT of a new user row or compare-and-set UPDATE of an existing one: values for USER_UPSERT_SQL. */
+export function userValues(u: UserRecord): unknown[] {
+  return [u.user, u.failCount, u.throttledUntilMs, u.lockedAtMs, u.version, u.updatedAtMs];
+}
+
+/**
+ * The WHERE of a token filter (without paging and limit), for SELECT and for bulk updates; `param(n)` writes the
+ * dialect's n-th placeholder, `inList(n)` the membership test of serial in the n-th argument (an array).
+ */
+export function tokenWhere(f: TokenFilter, param: (n: number) => string, inList: (n: number) => string, toList: (a: readonly string[]) => unknown): { where: string[]; args: unknown[] } {
+  const where: string[] = [];
+  const args: unknown[] = [];
+  const add = (sql: (p: string) => string, v: unknown): void => {
+    args.push(v);
+    where.push(sql(param(args.length)));
+  };
+  if (f.user !== undefined) add((p) => `user_name = ${p}`, f.user);
+  if (f.batch !== undefined) add((p) => `batch_id = ${p}`, f.batch);
+  if (f.state !== undefined) add((p) => `state = ${p}`, f.state);
+  if (f.type !== undefined) add((p) => `type = ${p}`, f.type);
+  if (f.serialPrefix !== undefined) {
+    args.push(f.serialPrefix);
+    where.push(`substr(serial, 1, ${f.serialPrefix.length}) = ${param(args.length)}`);
+  }
+  if (f.usedBeforeMs !== undefined) add((p) => `last_used_at_ms < ${p}`, f.usedBeforeMs);
+  if (f.usedAfterMs !== undefined) add((p) => `last_used_at_ms >= ${p}`, f.usedAfterMs);
+  if (f.neverUsed === true) where.push('last_used_at_ms IS NULL');
+  if (f.neverUsed === false) where.push('last_used_at_ms IS NOT NULL');
+  if (f.serials !== undefined) {
+    args.push(toList(f.serials));
+    where.push(inList(args.length));
+  }
+  if (f.afterSerial !== undefined) add((p) => `serial > ${p}`, f.afterSerial);
+  return { where, args };
+}
+
+export function tokenSelect(f: TokenFilter, param: (n: number) => string, inList: (n: number) => string, toList: (a: readonly string[]) => unknown): { sql: string; args: unknown[] } {
+  const { where, args } = tokenWhere(f, param, inList, toList);
+  args.push(f.limit);
+  return { sql: `SELECT * FROM tokens ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY serial LIMIT ${param(args.length)}`, args };
+}
+
+/** A batch's summary from its rows grouped by state (columns state, n, first_ms, last_ms) and one source row. */
+export function batchFromRows(batchId: string, groups: readonly Row[], sourceRow: Row | undefined): BatchSummary | undefined {
+  if (groups.length === 0) return undefined;
+  const byState: BatchSummary['byState'] = {};
+  let tokens = 0;
+  let first = Infinity;
+  let last = -Infinity;
+  for (const g of groups) {
+    const n = num(g['n']);
+    byState[g['state'] as keyof BatchSummary['byState']] = n;
+    tokens += n;
+    first = Math.min(first, num(g['first_ms']));
+    last = Math.max(last, num(g['last_ms']));
+  }
+  const source = sourceRow && sourceRow['source_fingerprint'] !== null && sourceRow['source_fingerprint'] !== undefined ? sourceFromRow(sourceRow) : null;
+  return { batchId, source, tokens, byState, firstRegisteredAtMs: first, lastRegisteredAtMs: last };
+}
+
+export const BATCH_GROUP_SQL = (p: string): string =>
+  `SELECT state, COUNT(*) AS n, MIN(created_at_ms) AS first_ms, MAX(created_at_ms) AS last_ms FROM tokens WHERE batch_id = ${p} GROUP BY state`;
+export const BATCH_SOURCE_SQL = (p: string): string =>
+  `SELECT source_fingerprint, source_name FROM tokens WHERE batch_id = ${p} AND source_fingerprint IS NOT NULL ORDER BY created_at_ms, serial LIMIT 1`;

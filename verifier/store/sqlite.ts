@@ -10,11 +10,16 @@
  */
 import Database from 'better-sqlite3';
 import { chainEntry, type AuditEntry, type AuditFilter, type AuditInput } from '../domain/audit.ts';
+import { admitSeed, tombstoneOf } from '../domain/lifecycle.ts';
 import { withDynamic, type TokenDynamic, type TokenRecord } from '../domain/types.ts';
+import type { UserRecord } from '../domain/users.ts';
 import { VerifierError } from '../errors.ts';
 import { MIGRATIONS } from './migrations.ts';
-import { apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, type Row } from './rows.ts';
-import type { ApiKeyRecord, RegisterOutcome, UpdateOutcome, VerifierStore } from './types.ts';
+import {
+  apiKeyFromRow, auditFromRow, auditSelect, DYNAMIC_COLUMNS, dynamicValues, TOKEN_COLUMNS, tokenFromRow, tokenValues, TOMBSTONE_COLUMNS,
+  tombstoneFromRow, tombstoneValues, userFromRow, userValues, tokenSelect, tokenWhere, batchFromRows, BATCH_GROUP_SQL, BATCH_SOURCE_SQL, type Row,
+} from './rows.ts';
+import type { ApiKeyRecord, BulkOutcome, RegisterOptions, RegisterOutcome, TokenEdit, TokenFilter, UpdateOutcome, VerifierStore } from './types.ts';
 
 export interface SqliteOptions {
   busyTimeoutMs?: number;
@@ -79,14 +84,33 @@ export function openSqliteStore(file: string, options: SqliteOptions = {}): Veri
     kind: 'sqlite',
     getToken: async (serial) => guard('read token', () => readToken(s, serial)),
     findTokensByUser: async (user, limit) => guard('read tokens', () => (s.q.byUser.all(user, limit) as Row[]).map(tokenFromRow)),
-    registerTokens: async (tokens, sameSecret, audit) => guard('register', () => s.db.transaction(() => register(s, tokens, sameSecret, audit)).immediate()),
+    registerTokens: async (tokens, sameSecret, audit, opts) => guard('register', () => s.db.transaction(() => register(s, tokens, sameSecret, audit, opts)).immediate()),
     updateToken: <R>(serial: string, decide: (t: TokenRecord | undefined) => UpdateOutcome<R>) => enqueue<R>(s, serial, decide),
-    deleteToken: async (serial, audit) => guard('delete token', () => s.db.transaction(() => deleteToken(s, serial, audit)).immediate()),
+    deleteToken: async (serial, audit, reason) => guard('delete token', () => s.db.transaction(() => deleteToken(s, serial, audit, reason ?? null)).immediate()),
+    editToken: async (serial, decide) => guard('edit token', () => s.db.transaction(() => editToken(s, serial, decide)).immediate()),
+    getUser: async (user) => guard('read user', () => readUser(s, user)),
+    updateUser: async (user, decide) => guard('update user', () => s.db.transaction(() => updateUser(s, user, decide)).immediate()),
+    listTokens: async (f) => guard('list tokens', () => listTokens(s, f)),
+    bulkUpdate: async (f, decide, audit, dryRun) => guard('bulk update', () => s.db.transaction(() => bulkUpdate(s, f, decide, audit, dryRun)).immediate()),
+    batchSummary: async (id) => guard('read batch', () => batchFromRows(id, s.db.prepare(BATCH_GROUP_SQL('?')).all(id) as Row[], s.db.prepare(BATCH_SOURCE_SQL('?')).get(id) as Row | undefined)),
+    listTombstones: async (fp) => guard('read tombstones', () => (s.q.tombsByFp.all(fp) as Row[]).map(tombstoneFromRow)),
     appendAudit: async (input) => guard('audit', () => s.db.transaction(() => append(s, input)).immediate()),
     listAudit: async (f) => guard('read audit', () => listAudit(s, f)),
     auditHead: async () => guard('read audit head', () => auditHead(s)),
     createApiKey: async (rec, audit) => guard('create API key', () => s.db.transaction(() => createApiKey(s, rec, audit)).immediate()),
     getApiKey: async (id) => guard('read API key', () => getApiKey(s, id)),
+    listApiKeys: async () => guard('list API keys', () => (s.q.listKeys.all() as Row[]).map(apiKeyFromRow)),
+    revokeApiKey: async (id, atMs, audit) =>
+      guard('revoke API key', () =>
+        s.db.transaction(() => {
+          if (s.q.revokeKey.run(atMs, id).changes !== 1) return undefined;
+          append(s, audit);
+          return getApiKey(s, id);
+        }).immediate(),
+      ),
+    touchApiKey: async (id, atMs) => {
+      guard('touch API key', () => s.q.touchKey.run(atMs, id, atMs));
+    },
     resealAll: async (reseal, audit) => guard('re-seal seeds', () => s.db.transaction(() => resealAll(s, reseal, audit)).immediate()),
     countTokens: async () => guard('count tokens', () => Number((s.q.count.get() as Row)['n'])),
     ping: async () => {
@@ -108,12 +132,25 @@ function prepare(db: Database.Database) {
        WHERE serial = ? AND uid = ? AND version = ?`,
     ),
     deleteToken: db.prepare(`DELETE FROM tokens WHERE serial = ?`),
+    liveByFp: db.prepare(`SELECT * FROM tokens WHERE seed_fp = ? AND serial <> ? ORDER BY serial`),
+    tombsByFp: db.prepare(`SELECT * FROM tombstones WHERE seed_fp = ? ORDER BY deleted_at_ms, uid`),
+    insertTomb: db.prepare(`INSERT INTO tombstones (${TOMBSTONE_COLUMNS.join(', ')}) VALUES (${TOMBSTONE_COLUMNS.map(() => '?').join(', ')})`),
+    getUser: db.prepare(`SELECT * FROM users WHERE user_name = ?`),
+    insertUser: db.prepare(`INSERT INTO users (user_name, fail_count, throttled_until_ms, locked_at_ms, version, updated_at_ms) VALUES (?, ?, ?, ?, ?, ?)`),
+    updateUser: db.prepare(`UPDATE users SET fail_count = ?, throttled_until_ms = ?, locked_at_ms = ?, version = ?, updated_at_ms = ? WHERE user_name = ? AND version = ?`),
+    edit: db.prepare(
+      `UPDATE tokens SET user_name = ?, label = ?, look_ahead = ?, window_back = ?, window_forward = ?, resync_window = ?,
+       version = version + 1, updated_at_ms = ? WHERE serial = ? AND uid = ? AND version = ?`,
+    ),
     head: db.prepare(`SELECT seq, hash FROM audit_head WHERE id = 1`),
     setHead: db.prepare(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`),
     insertAudit: db.prepare(
       `INSERT INTO audit (seq, at_ms, actor, action, serial, result, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    insertKey: db.prepare(`INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms) VALUES (?, ?, ?, ?, ?, ?)`),
+    insertKey: db.prepare(`INSERT INTO api_keys (id, role, hash, label, created_at_ms, revoked_at_ms, expires_at_ms, last_used_at_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+    listKeys: db.prepare(`SELECT * FROM api_keys ORDER BY created_at_ms, id`),
+    revokeKey: db.prepare(`UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, ?) WHERE id = ?`),
+    touchKey: db.prepare(`UPDATE api_keys SET last_used_at_ms = ? WHERE id = ? AND (last_used_at_ms IS NULL OR last_used_at_ms < ?)`),
     getKey: db.prepare(`SELECT * FROM api_keys WHERE id = ?`),
     allSeeds: db.prepare(`SELECT serial, seed_kid, seed_sealed FROM tokens ORDER BY serial`),
     setSeed: db.prepare(`UPDATE tokens SET seed_kid = ?, seed_sealed = ?, version = version + 1 WHERE serial = ?`),
@@ -290,28 +327,109 @@ function register(
   tokens: readonly TokenRecord[],
   same: (a: TokenRecord, b: TokenRecord) => boolean,
   audit: (o: readonly RegisterOutcome[]) => AuditInput[],
+  opts: RegisterOptions = {},
 ): RegisterOutcome[] {
   const outcomes: RegisterOutcome[] = [];
+  const now = opts.nowMs ?? Date.now();
   for (const t of tokens) {
     const existing = readToken(s, t.serial);
     if (existing) {
       if (!same(existing, t)) throw new VerifierError('CONFLICT', `serial ${t.serial} is already registered with a different secret`);
       outcomes.push({ serial: t.serial, status: 'exists' });
-    } else {
-      s.q.insertToken.run(...tokenValues(t));
-      outcomes.push({ serial: t.serial, status: 'created' });
+      continue;
     }
+    let record = t;
+    const out: RegisterOutcome = { serial: t.serial, status: 'created' };
+    if (t.seedFingerprint !== null) {
+      const live = (s.q.liveByFp.all(t.seedFingerprint, t.serial) as Row[]).map(tokenFromRow);
+      const tombstones = (s.q.tombsByFp.all(t.seedFingerprint) as Row[]).map(tombstoneFromRow);
+      const a = admitSeed(t, { live, tombstones }, opts.rekey?.has(t.serial) ?? false);
+      for (const old of live) retire(s, old, `rekey to ${t.serial}`, now);
+      if (a.retire.length > 0) out.retired = a.retire;
+      record = a.record;
+    }
+    s.q.insertToken.run(...tokenValues(record));
+    outcomes.push(out);
   }
   for (const a of audit(outcomes)) append(s, a);
   return outcomes;
 }
 
-function deleteToken(s: SqliteState, serial: string, audit: AuditInput): boolean {
-  s.rowCache.delete(serial);
-  const n = s.q.deleteToken.run(serial).changes;
-  if (n === 1) append(s, audit);
-  return n === 1;
+/** Deletes a row and writes its tombstone (inside a write transaction). */
+function retire(s: SqliteState, t: TokenRecord, reason: string | null, nowMs: number): void {
+  s.rowCache.delete(t.serial);
+  s.q.deleteToken.run(t.serial);
+  const x = tombstoneOf(t, reason, nowMs);
+  if (x) s.q.insertTomb.run(...tombstoneValues(x));
 }
+
+function deleteToken(s: SqliteState, serial: string, audit: AuditInput, reason: string | null): boolean {
+  const t = readToken(s, serial);
+  if (!t) {
+    s.rowCache.delete(serial);
+    return false;
+  }
+  retire(s, t, reason, audit.atMs);
+  append(s, audit);
+  return true;
+}
+
+function readUser(s: SqliteState, user: string): UserRecord | undefined {
+  const r = s.q.getUser.get(user) as Row | undefined;
+  return r ? userFromRow(r) : undefined;
+}
+
+function updateUser<R>(s: SqliteState, user: string, decide: (u: UserRecord | undefined) => { next: UserRecord | null; audit: AuditInput | null; value: R }): R {
+  const u = readUser(s, user);
+  const out = decide(u);
+  if (out.next) {
+    const n = out.next;
+    if (!u) s.q.insertUser.run(...userValues(n));
+    else if (s.q.updateUser.run(n.failCount, n.throttledUntilMs, n.lockedAtMs, n.version, n.updatedAtMs, user, u.version).changes !== 1) {
+      throw new VerifierError('BUSY', 'user changed during verification; retry');
+    }
+  }
+  if (out.audit) append(s, out.audit);
+  return out.value;
+}
+
+const sqliteList = { param: () => '?', inList: () => 'serial IN (SELECT value FROM json_each(?))', toList: (a: readonly string[]) => JSON.stringify(a) };
+
+function listTokens(s: SqliteState, f: TokenFilter): TokenRecord[] {
+  const { sql, args } = tokenSelect(f, sqliteList.param, sqliteList.inList, sqliteList.toList);
+  return (s.db.prepare(sql).all(...args) as Row[]).map(tokenFromRow);
+}
+
+function bulkUpdate(s: SqliteState, f: TokenFilter, decide: (t: TokenRecord) => TokenDynamic | null, audit: (o: BulkOutcome) => AuditInput, dryRun: boolean): BulkOutcome {
+  const { where, args } = tokenWhere({ ...f, limit: 0 }, sqliteList.param, sqliteList.inList, sqliteList.toList);
+  const rows = (s.db.prepare(`SELECT * FROM tokens ${where.length ? `WHERE ${where.join(' AND ')} ` : ''}ORDER BY serial`).all(...args) as Row[]).map(tokenFromRow);
+  const now = Date.now();
+  let changed = 0;
+  for (const t of rows) {
+    const next = decide(t);
+    if (!next) continue;
+    changed++;
+    if (dryRun) continue;
+    s.rowCache.delete(t.serial);
+    if (!writeDynamic(s, t.serial, t, next, now)) throw new VerifierError('BUSY', `token ${t.serial} changed during the bulk operation; retry`);
+  }
+  const out = { matched: rows.length, changed };
+  if (!dryRun) append(s, audit(out));
+  return out;
+}
+
+function editToken(s: SqliteState, serial: string, decide: (t: TokenRecord | undefined) => { edit: TokenEdit; audit: AuditInput }): TokenRecord {
+  s.rowCache.delete(serial);
+  const t = readToken(s, serial);
+  const { edit, audit } = decide(t);
+  if (!t) throw new VerifierError('NOT_FOUND', `no token with serial ${serial}`);
+  const now = audit.atMs;
+  const n = s.q.edit.run(edit.user, edit.label, edit.lookAhead, edit.windowBack, edit.windowForward, edit.resyncWindow, now, serial, t.uid, t.version).changes;
+  if (n !== 1) throw new VerifierError('BUSY', `token ${serial} changed during the update; retry`);
+  append(s, audit);
+  return { ...t, ...edit, version: t.version + 1, updatedAtMs: now };
+}
+
 
 function listAudit(s: SqliteState, f: AuditFilter): AuditEntry[] {
   const { sql, args } = auditSelect(f, () => '?');
@@ -324,7 +442,7 @@ function auditHead(s: SqliteState): { seq: number; hash: string } {
 }
 
 function createApiKey(s: SqliteState, rec: ApiKeyRecord, audit: AuditInput): void {
-  s.q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs);
+  s.q.insertKey.run(rec.id, rec.role, rec.hash, rec.label, rec.createdAtMs, rec.revokedAtMs, rec.expiresAtMs, rec.lastUsedAtMs);
   append(s, audit);
 }
 
