@@ -22,7 +22,7 @@ import { createProgress } from '../provisioner/progress.ts';
 import { createHttpRegistrar } from '../provisioner/registrar.ts';
 import { generateSeeds, nodeRng } from '../provisioner/sources/generate.ts';
 import { clientSessionFactory, transportTarget } from '../provisioner/targets.ts';
-import { startVerifier } from '../test/provision-helpers.ts';
+import { startVerifier } from '../test/provisioner/provision.helpers.ts';
 
 function perOp(name: string, n: number, f: () => void): number {
   for (let i = 0; i < 3; i++) f();

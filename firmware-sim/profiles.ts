@@ -5,7 +5,7 @@
  * an injected RNG, and `formatSerial` renders the serial-number format.
  *
  * The built-in profiles are static JSON imports, so they load without a file system (and travel inside a
- * bundle); a JSON file in profiles/ must be listed in BUILT_IN_PROFILES (test/sim-profiles.test.ts checks that
+ * bundle); a JSON file in profiles/ must be listed in BUILT_IN_PROFILES (test/sim/profiles.test.ts checks that
  * the list and the directory agree). Reading profile files from a directory is the shell's job:
  * host/profile-files.ts.
  */

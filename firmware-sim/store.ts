@@ -3,7 +3,7 @@
  * compaction. The normative spec is docs/flash-format.md §2; this file implements it. Keys are registered in
  * store-keys.ts (the one registry of flash keys).
  *
- * Invariants (checked by test/sim-store*.test.ts against a model after every simulated power cut):
+ * Invariants (checked by test/sim/store.test.ts against a model after every simulated power cut):
  * - A transaction is one record; it is applied at boot only if its CRC matches, so a power cut at any word
  *   (torn or not) leaves the store exactly as before or exactly as after the transaction.
  * - Every word is programmed once between erases; pages are only ever appended to.

@@ -113,7 +113,7 @@ const storeReader = (b: Uint8Array, what: string): ByteReader => new ByteReader(
  * The slot configuration value (docs/flash-format.md §3.5). The kind byte is OTP_TYPES index + 1 (hotp 1,
  * totp 2, ocra 3); algorithm, digits and period are written for every kind (for OCRA: those the suite names;
  * 0 where a kind has none), so images written before OtpParams existed decode unchanged
- * (test/sim-slot-config.test.ts pins the bytes).
+ * (test/sim/slot-config.test.ts pins the bytes).
  */
 export function encodeSlot(c: SlotConfig): Uint8Array {
   const f = slotFields(c.otp);

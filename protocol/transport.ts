@@ -9,7 +9,7 @@
  *   protocol/links/memory.ts      memoryLinkPair: in process, with forced short reads and byte faults
  *   protocol/links/open.ts        openTransport: a target string (path or tcp://host:port) → Transport
  *
- * test/protocol-transport.test.ts runs one contract suite against the memory, TCP and PTY implementations.
+ * test/protocol/transport.test.ts runs one contract suite against the memory, TCP and PTY implementations.
  *
  * Errors: every rejection is a ProtocolError (errors.ts) whose `code` is one of
  *   CLOSED             this side called close(); every later call (and a receive pending at that moment)

@@ -28,7 +28,7 @@
  * cheaper than pure JavaScript, which bounded the provisioning rate. Two things stay on @noble: signing the
  * attestation (factory side, once per device) because it must be deterministic (RFC 6979, so documented
  * examples are reproducible) and OpenSSL's ECDSA through Node is randomised; and the KCV's HMAC (microseconds).
- * test/protocol-wrap.test.ts cross-checks every operation against a @noble reference of this same scheme.
+ * test/protocol/wrap.test.ts cross-checks every operation against a @noble reference of this same scheme.
  * Key material handed to OpenSSL (ECDH private keys, the AES key) lives in its objects until they are
  * garbage-collected; the JavaScript copies (shared secret, derived key, decrypted buffers) are zeroed.
  */

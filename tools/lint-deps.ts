@@ -7,7 +7,7 @@
  * Also: no layer below cli/ reads process.argv; test-only modules (TEST_ONLY) are imported only from the folders
  * listed for them; and in a layer with a functional core (SHELLS) only its shell sub-folders reach the OS
  * (OS_MODULES) or ambient effects (AMBIENT: process.*, the wall clock, randomness, timers), STYLE.md rule 1.
- * Run as `npm run lint`; test/lint-deps.test.ts runs it too.
+ * Run as `npm run lint`; test/tools/lint-deps.test.ts runs it too.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';

@@ -4,7 +4,7 @@
  * in the build (tools/build.ts) each `import()` below is a chunk of its own.
  *
  * `command` and `describe` are what `tokenforge --help` lists; they are here so that the top-level help and
- * usage errors need no command module at all. Each module states the same two values (test/cli-registry.test.ts
+ * usage errors need no command module at all. Each module states the same two values (test/cli/registry.test.ts
  * checks that they agree); when a command runs, its module's own CommandModule is used.
  */
 import type { CommandModule } from 'yargs';

@@ -2,7 +2,7 @@
  * Device profiles read from a directory of JSON files (docs/simulator.md "Profiles"): one profile per
  * NAME.json, parsed as strictly as the built-in ones (profiles.ts), whose `name` must match the file name.
  * The built-in profiles need no file system (profiles.ts imports them); this reader is for profile files on
- * disk, such as firmware-sim/profiles/ itself (test/sim-profiles.test.ts checks it against the built-ins).
+ * disk, such as firmware-sim/profiles/ itself (test/sim/profiles.test.ts checks it against the built-ins).
  */
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 /**
  * Development script, not imported by the library: regenerates kernels.generated.ts (the base64 of the two
  * kernel modules) from the generator in kernel-gen.ts/gen.ts/asm.ts. Run `npx tsx otp/wasm/build.ts` after
- * changing the generator; test/otp-engine-wasm.test.ts fails when the committed bytes and the generator
+ * changing the generator; test/otp/engine-wasm.test.ts fails when the committed bytes and the generator
  * disagree, and when the runtime (kernels.ts, engine.ts) reaches the generator.
  *
  * Why commit the bytes at all: generating the modules takes a few hundred milliseconds of cold JavaScript,

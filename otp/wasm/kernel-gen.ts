@@ -2,7 +2,7 @@
  * Build time only: the generator of the two WebAssembly HMAC kernel modules (scalar and SIMD) that
  * kernels.ts loads, and the source text of kernels.generated.ts. Run by build.ts and by the test that checks
  * the committed bytes; the library never imports it (nor gen.ts/asm.ts below it), so a process pays a base64
- * decode instead of generating code (test/otp-engine-wasm.test.ts checks the runtime's import graph).
+ * decode instead of generating code (test/otp/engine-wasm.test.ts checks the runtime's import graph).
  *
  * Per hash there is a "group" function that computes the HOTP values (RFC 4226 Section 5.3, truncated and
  * reduced mod 10^digits) of L consecutive counters — L = 4 for SHA-1/SHA-256 on i32x4, 2 for SHA-512 on

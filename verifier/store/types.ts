@@ -1,6 +1,6 @@
 /**
  * The store contract (the verifier's persistence port). Implementations: SQLite (sqlite.ts) and PostgreSQL
- * (postgres.ts); test/verifier-store.test.ts runs one contract suite against both.
+ * (postgres.ts); test/verifier/store.test.ts runs one contract suite against both.
  *
  * Rules every implementation keeps:
  * - `updateToken` is the only way verification state changes. It reads the row under a write lock (SQLite
