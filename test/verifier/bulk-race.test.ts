@@ -6,31 +6,17 @@
  * the batch ends revoked; the other batch keeps working.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createHotpEngine, type HotpEngine } from '../../otp/engine.ts';
-import { backendStore, createKey, startServer, type ServerProc } from './verifier.helpers.ts';
+import { backendStore, createKey, startServer, type ServerProc, postJson } from './verifier.helpers.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-function post(agent: Agent, url: string, key: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 const N = 100;
 const WORKERS = 16;
@@ -56,7 +42,7 @@ describe('bulk revoke while two instances verify codes of the batch', () => {
         tokens.push({ serial, engine: createHotpEngine(seed, { algorithm: 'SHA1', digits: 6 }), counter: 0n });
         body.push({ serial, type: 'hotp', secret: seed.toString('hex'), secretEncoding: 'hex', batchId: i < N ? 'LEAK' : 'SAFE', lookAhead: 50 });
       }
-      const reg = await post(agent, `${a.url}/v1/tokens:batch`, admin, { tokens: body });
+      const reg = await postJson(agent, `${a.url}/v1/tokens:batch`, admin, { tokens: body });
       expect(reg.status).toBe(200);
       const leak = tokens.slice(0, N);
 
@@ -70,7 +56,7 @@ describe('bulk revoke while two instances verify codes of the batch', () => {
           const tk = leak[(w + k * WORKERS) % N]!;
           const url = (w + k) % 2 === 0 ? a.url : b.url;
           const started = performance.now();
-          const r = await post(agent, `${url}/v1/verify`, admin, { serial: tk.serial, code: tk.engine.code(tk.counter) });
+          const r = await postJson(agent, `${url}/v1/verify`, admin, { serial: tk.serial, code: tk.engine.code(tk.counter) });
           n++;
           if (r.json['result'] === 'ok') {
             oks++;
@@ -81,7 +67,7 @@ describe('bulk revoke while two instances verify codes of the batch', () => {
       };
       const load = Array.from({ length: WORKERS }, (_, w) => worker(w));
       await new Promise((r) => setTimeout(r, 800));
-      const rev = await post(agent, `${b.url}/v1/tokens:bulk`, admin, { action: 'revoke', filter: { batch: 'LEAK' }, reason: 'seed file leaked' });
+      const rev = await postJson(agent, `${b.url}/v1/tokens:bulk`, admin, { action: 'revoke', filter: { batch: 'LEAK' }, reason: 'seed file leaked' });
       revokeReturnedAt = performance.now();
       expect(rev.status).toBe(200);
       expect(rev.json).toMatchObject({ action: 'revoke', matched: N, changed: N, dryRun: false });
@@ -93,10 +79,10 @@ describe('bulk revoke while two instances verify codes of the batch', () => {
       expect(late).toEqual([]);
       for (const s of [a, b]) {
         const tk = leak[0]!;
-        expect((await post(agent, `${s.url}/v1/verify`, admin, { serial: tk.serial, code: tk.engine.code(tk.counter) })).json['result']).toBe('disabled');
+        expect((await postJson(agent, `${s.url}/v1/verify`, admin, { serial: tk.serial, code: tk.engine.code(tk.counter) })).json['result']).toBe('disabled');
       }
       const safe = tokens[N]!;
-      expect((await post(agent, `${a.url}/v1/verify`, admin, { serial: safe.serial, code: safe.engine.code(0n) })).json['result']).toBe('ok');
+      expect((await postJson(agent, `${a.url}/v1/verify`, admin, { serial: safe.serial, code: safe.engine.code(0n) })).json['result']).toBe('ok');
       const batch = await fetch(`${a.url}/v1/batches/LEAK`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.json() as Promise<Record<string, unknown>>);
       expect(batch).toMatchObject({ batchId: 'LEAK', tokens: N, byState: { revoked: N } });
       const audit = await fetch(`${a.url}/v1/audit?action=bulk-revoke`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.json() as Promise<{ entries: Array<{ detail: Record<string, unknown> }> }>);

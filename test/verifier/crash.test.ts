@@ -5,37 +5,19 @@
  * and that the audit chain is intact.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createHotpEngine, type HotpEngine } from '../../otp/engine.ts';
-import { createKey, runCli, startServer, backendStore } from './verifier.helpers.ts';
+import { createKey, runCli, startServer, backendStore, postJson } from './verifier.helpers.ts';
+
+const post = async (agent: Agent, url: string, key: string, body: unknown): Promise<Record<string, unknown>> => (await postJson(agent, url, key, body)).json;
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-function post(agent: Agent, url: string, key: string, body: unknown): Promise<Record<string, unknown>> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(text) as Record<string, unknown>);
-        } catch (e) {
-          reject(e as Error);
-        }
-      });
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 const TOKENS = 20;
 

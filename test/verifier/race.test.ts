@@ -3,11 +3,11 @@
  * submissions of the same valid code, spread over both, answer exactly one `ok` — for HOTP and for TOTP.
  */
 import { afterAll, describe, expect, it } from 'vitest';
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { createHotpEngine } from '../../otp/engine.ts';
-import { createKey, runCli, startServer, type ServerProc, backendStore } from './verifier.helpers.ts';
+import { createKey, runCli, startServer, type ServerProc, backendStore, postJson } from './verifier.helpers.ts';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterAll(async () => {
@@ -16,20 +16,6 @@ afterAll(async () => {
 
 const N = 1000;
 
-function post(agent: Agent, url: string, key: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const data = JSON.stringify(body);
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end(data);
-  });
-}
 
 describe('two servers, one store, 1,000 concurrent submissions of one code', () => {
   for (const backend of ['sqlite', 'postgres'] as const) {
@@ -49,7 +35,7 @@ describe('two servers, one store, 1,000 concurrent submissions of one code', () 
       // A second seed for the TOTP token: one seed under two serials is refused (SEED_IN_USE, issue 11).
       const seedT = randomBytes(20);
       const engineT = createHotpEngine(seedT, { algorithm: 'SHA1', digits: 6 });
-      const reg = async (body: Record<string, unknown>, secret = hex) => post(new Agent({ keepAlive: false }), `${a.url}/v1/tokens`, admin, { ...body, secret, secretEncoding: 'hex' });
+      const reg = async (body: Record<string, unknown>, secret = hex) => postJson(new Agent({ keepAlive: false }), `${a.url}/v1/tokens`, admin, { ...body, secret, secretEncoding: 'hex' });
       expect((await reg({ serial: 'RACE-H', type: 'hotp', counter: 5 })).status).toBe(201);
       expect((await reg({ serial: 'RACE-T', type: 'totp', period: 30 }, Buffer.from(seedT).toString('hex'))).status).toBe(201);
 
@@ -58,7 +44,7 @@ describe('two servers, one store, 1,000 concurrent submissions of one code', () 
       const storm = async (serial: string, code: string) => {
         const t0 = Date.now();
         const replies = await Promise.all(
-          Array.from({ length: N }, (_, i) => post(dispatcher, `${i % 2 === 0 ? a.url : b.url}/v1/verify`, admin, { serial, code })),
+          Array.from({ length: N }, (_, i) => postJson(dispatcher, `${i % 2 === 0 ? a.url : b.url}/v1/verify`, admin, { serial, code })),
         );
         expect(replies.every((r) => r.status === 200)).toBe(true);
         const results = replies.map((r) => r.json['result']);

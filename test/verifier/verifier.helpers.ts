@@ -2,6 +2,7 @@
  * Shared helpers for the verifier tests: temp dirs, PostgreSQL schemas (unique per test file, dropped
  * afterwards), real server processes (`node dist/tokenforge.js verifier serve --port 0`, the build), API keys, HTTP calls.
  */
+import { request, type Agent } from 'node:http';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -156,3 +157,25 @@ export async function call(url: string, method: string, path: string, key: strin
 }
 
 export const RFC_KEY_HEX = '3132333435363738393031323334353637383930';
+
+/** One JSON POST over `agent` (keep-alive pools for load tests), with its status and parsed body. */
+export function postJson(agent: Agent, url: string, key: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  const data = JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', agent, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) as Record<string, unknown> });
+        } catch (e) {
+          reject(e as Error);
+        }
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(data);
+  });
+}
