@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createProgress, exitCodeOf, formatReport, type BatchReport } from '../../provisioner/progress.ts';
 import { discoverPorts, parseTargetDescriptors, parseUsbId } from '../../provisioner/targets.ts';
 import { runCli } from './provision.helpers.ts';
+import { VECTORS } from './pskc.helpers.ts';
 
 let dir: string;
 beforeAll(() => {
@@ -85,10 +86,10 @@ describe('tokenforge provision (CLI)', () => {
   });
 
   it('loads an encrypted RFC 6030 PSKC file (Figure 6, pre-shared key) into a token and exports its seed', () => {
-    const ref = JSON.parse(readFileSync('/work/shared/reference/pskc/EXPECTED.json', 'utf8')) as { files: Record<string, { preshared_key_hex: string; expected_secret_hex: string }> };
+    const ref = JSON.parse(readFileSync(join(VECTORS, 'EXPECTED.json'), 'utf8')) as { files: Record<string, { preshared_key_hex: string; expected_secret_hex: string }> };
     const fig6 = ref.files['rfc6030-figure6-aes128cbc-preshared-hmacsha1.xml']!;
     const out = join(dir, 'fig6.csv');
-    const r = runCli(['provision', '--pskc', '/work/shared/reference/pskc/rfc6030-figure6-aes128cbc-preshared-hmacsha1.xml', '--psk', fig6.preshared_key_hex, '--sim', '1', '--admin-pin', '4711', '--journal', join(dir, 'fig6.journal'), '--export', out, '--format', 'csv']);
+    const r = runCli(['provision', '--pskc', join(VECTORS, 'rfc6030-figure6-aes128cbc-preshared-hmacsha1.xml'), '--psk', fig6.preshared_key_hex, '--sim', '1', '--admin-pin', '4711', '--journal', join(dir, 'fig6.journal'), '--export', out, '--format', 'csv']);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     const [, row] = readFileSync(out, 'utf8').trim().split('\n');

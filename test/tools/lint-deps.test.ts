@@ -39,7 +39,7 @@ describe('dependency direction', () => {
 });
 
 describe('test doubles (firmware-sim/testing/)', () => {
-  const testing = "import { MemoryLog } from '../../firmware-sim/testing/index.ts';\n";
+  const testing = "import { MemoryLog } from '../firmware-sim/testing/index.ts';\n";
   it('may be imported from test/, bench/ and inside testing/ only', () => {
     const root = project({
       'firmware-sim/testing/index.ts': "export { helper } from './helper.ts';\n",
@@ -49,7 +49,7 @@ describe('test doubles (firmware-sim/testing/)', () => {
       'cli/commands/demo.ts': "import { MemoryLog } from '../../firmware-sim/testing/index.ts';\n",
       'firmware-sim/device.ts': "import { MemoryLog } from './testing/index.ts';\n",
       'firmware-sim/host/runner.ts': "export * from '../testing/index.ts';\n",
-      'tools/t.ts': "const m = await import('../../firmware-sim/testing/index.ts');\n",
+      'tools/t.ts': "const m = await import('../firmware-sim/testing/index.ts');\n",
     });
     const problems = lintDependencies(root);
     for (const bad of ['cli/commands/demo.ts', 'firmware-sim/device.ts', 'firmware-sim/host/runner.ts', 'tools/t.ts']) {
