@@ -36,7 +36,7 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: 'verifier',
     command: 'verifier <command>',
-    describe: 'The verification server: serve, keys create, audit verify, rotate-key',
+    describe: 'The verification server: serve, tokens, batch, keys, audit verify, rotate-key, export',
     load: async () => (await import('./verifier.ts')).verifierCommand,
   },
   {

@@ -1,5 +1,5 @@
 /**
- * `tokenforge verifier tokens|batch|recovery|keys ...`: the registry operations an operator runs against a
+ * `tokenforge verifier tokens|batch|keys ...`: the registry operations an operator runs against a
  * running verifier over its admin API (docs/verifier.md has the runbooks; docs/openapi.json the routes).
  *
  *   tokens list [filters]              GET  /v1/tokens            (cursor pagination)
@@ -7,10 +7,8 @@
  *   tokens update SERIAL ...           PATCH /v1/tokens/{serial}  (version precondition)
  *   tokens ACTION SERIAL | filters     POST /v1/tokens/{serial}/{action} or /v1/tokens:bulk
  *                                      ACTION: enable disable unlock lost revoke
- *   tokens replace SERIAL --with NEW   POST /v1/tokens/{serial}/replace
  *   tokens delete SERIAL               DELETE /v1/tokens/{serial} (a tombstone stays)
  *   batch show|revoke BATCH            GET /v1/batches/{id}, POST /v1/tokens:bulk
- *   recovery issue USER                POST /v1/users/{user}/recovery-codes
  *   keys list | keys revoke ID         GET /v1/keys, POST /v1/keys/{id}/revoke
  *
  * Every command takes --url, the API key from --api-key-file or TOKENFORGE_API_KEY (cli/verifier-client.ts),
@@ -137,7 +135,7 @@ function actionCommand(action: TokenAction): CommandModule {
     enable: 'Enable a token (disabled or lost → active); revoked tokens stay revoked',
     disable: 'Disable a token (refused until enabled)',
     unlock: 'Unlock a token locked by failures (clears the failure count)',
-    lost: 'Mark a token lost: it stops verifying at once; `enable` if it is found again, `replace` to hand out another',
+    lost: 'Mark a token lost: it stops verifying at once; `enable` if it is found again, `revoke` when it is not',
     revoke: 'Revoke a token for good (terminal: it never verifies again and cannot be re-enabled)',
   };
   return {
@@ -251,26 +249,6 @@ const tokensUpdate: CommandModule = {
   },
 };
 
-const tokensReplace: CommandModule = {
-  command: 'replace <serial>',
-  describe: 'Hand a registered replacement token to the user of SERIAL and revoke SERIAL (one audit entry)',
-  builder: (y) =>
-    connectionOptions(y)
-      .positional('serial', { type: 'string', describe: 'The token being replaced (lost, broken, ...)' })
-      .option('with', { type: 'string', demandOption: true, describe: 'Serial of the replacement (already registered)' })
-      .option('reason', { type: 'string', demandOption: true, describe: 'Why (recorded in the audit entry)' }),
-  handler: async (a: A) => {
-    const serial = String(a['serial']);
-    const replacement = str(a, 'with')!;
-    const reason = str(a, 'reason')!;
-    if (reason.trim() === '') throw new UsageError('--reason: say why (it goes into the audit log)');
-    const r = await clientOf(a).call('POST', `/v1/tokens/${seg(serial)}/replace`, { replacement, reason });
-    const old = (r['revoked'] ?? {}) as A;
-    const rep = (r['replacement'] ?? {}) as A;
-    print(a, r, () => table([['SERIAL', 'STATE', 'USER'], [cell(old['serial']), cell(old['state']), cell(old['user'])], [cell(rep['serial']), cell(rep['state']), cell(rep['user'])]]));
-  },
-};
-
 const tokensDelete: CommandModule = {
   command: 'delete <serial>',
   describe: 'Delete a token registration; a tombstone keeps its seed fingerprint and last counter so no used code comes back',
@@ -285,11 +263,11 @@ const tokensDelete: CommandModule = {
 
 export const tokensCommand: CommandModule = {
   command: 'tokens <action>',
-  describe: 'Registry operations: list, show, update, enable, disable, unlock, lost, revoke, replace, delete',
+  describe: 'Registry operations: list, show, update, enable, disable, unlock, lost, revoke, delete',
   builder: (y) => {
     let b = y.command(tokensList).command(tokensShow).command(tokensUpdate);
     for (const action of TOKEN_ACTIONS) b = b.command(actionCommand(action));
-    return b.command(tokensReplace).command(tokensDelete).demandCommand(1, 'Name an action: list, show, update, enable, disable, unlock, lost, revoke, replace, delete');
+    return b.command(tokensDelete).demandCommand(1, 'Name an action: list, show, update, enable, disable, unlock, lost, revoke, delete');
   },
   handler: () => undefined,
 };
@@ -331,38 +309,6 @@ export const batchCommand: CommandModule = {
   command: 'batch <action>',
   describe: 'Batches (one provisioning run, one seed file): show, revoke',
   builder: (y) => y.command(batchShow).command(batchRevoke).demandCommand(1, 'Name an action: show, revoke'),
-  handler: () => undefined,
-};
-
-const recoveryIssue: CommandModule = {
-  command: 'issue <user>',
-  describe: 'Issue a temporary recovery code for a user who lost their token (printed once; stored only as a slow hash)',
-  builder: (y) =>
-    connectionOptions(y)
-      .positional('user', { type: 'string' })
-      .option('reason', { type: 'string', demandOption: true, describe: 'Why (required; recorded with your key id in the audit log)' })
-      .option('uses', { type: 'string', describe: 'How many logins it allows, 1..10 (default 1)' })
-      .option('ttl', { type: 'string', describe: 'How long it is valid, 60s..7d (default: the server setting, 1d)' })
-      .example('$0 verifier recovery issue alice --reason "ticket 4711: token lost, identity checked by phone"', ''),
-  handler: async (a: A) => {
-    const user = String(a['user']);
-    const reason = str(a, 'reason')!;
-    if (reason.trim() === '') throw new UsageError('--reason: say why (it goes into the audit log)');
-    const uses = intOf(str(a, 'uses'), 'uses', 1, 10);
-    const ttlSec = durationSec(str(a, 'ttl'), 'ttl');
-    if (ttlSec !== undefined && (ttlSec < 60 || ttlSec > 604_800)) throw new UsageError('--ttl: must be between 60s and 7d');
-    const r = await clientOf(a).call('POST', `/v1/users/${seg(user)}/recovery-codes`, { reason, ...(uses !== undefined ? { uses } : {}), ...(ttlSec !== undefined ? { ttlSec } : {}) });
-    print(a, r, () => {
-      process.stderr.write(`recovery code for ${user}: ${cell(r['uses'])} use(s), expires ${cell(r['expiresAt'])}; give it to the user now — it cannot be shown again\n`);
-      return `${cell(r['code'])}\n`;
-    });
-  },
-};
-
-export const recoveryCommand: CommandModule = {
-  command: 'recovery <action>',
-  describe: 'Governed recovery for users who lost their token: issue',
-  builder: (y) => y.command(recoveryIssue).demandCommand(1, 'Name an action: issue'),
   handler: () => undefined,
 };
 

@@ -19,7 +19,7 @@ import { UsageError } from '../errors.ts';
 import { integer, optionalInteger } from '../flags.ts';
 import { openapiText } from '../package-files.ts';
 import { single } from '../flags.ts';
-import { batchCommand, durationSec, keysList, keysRevoke, recoveryCommand, tokensCommand } from './verifier-admin.ts';
+import { batchCommand, durationSec, keysList, keysRevoke, tokensCommand } from './verifier-admin.ts';
 import { exportCommand } from './verifier-export.ts';
 
 const DEFAULT_DB = 'tokenforge-verifier.db';
@@ -222,7 +222,7 @@ const rotateKey: CommandModule<object, { db: string; 'master-key-file': string }
 
 export const verifierCommand: CommandModule = {
   command: 'verifier <command>',
-  describe: 'The verification server: serve, tokens, batch, recovery, keys, audit verify, rotate-key, export',
+  describe: 'The verification server: serve, tokens, batch, keys, audit verify, rotate-key, export',
   builder: (y) =>
     y
       .command(serve as unknown as CommandModule)
@@ -232,7 +232,6 @@ export const verifierCommand: CommandModule = {
       .command(exportCommand as unknown as CommandModule)
       .command(tokensCommand)
       .command(batchCommand)
-      .command(recoveryCommand)
       .demandCommand(1, 'Name a verifier command: serve, tokens, batch, recovery, keys, audit, rotate-key, export'),
   handler: () => undefined,
 };
