@@ -4,8 +4,7 @@
  * computed by our otp library (HOTP ahead of the stored counter within the window, TOTP now; replays and
  * wrong codes refused). oathtool, computing from the key in each line, agrees with our codes.
  */
-import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotp } from '../../otp/hotp.ts';
@@ -14,21 +13,11 @@ import { exportSeeds } from '../../provisioner/exports/index.ts';
 import type { SeedRecord } from '../../provisioner/seed.ts';
 import { generateSeeds, nodeRng } from '../../provisioner/sources/index.ts';
 import { run, tempDir } from './pskc.helpers.ts';
-
-const PAM_DIR = '/etc/pam.d';
-const canUsePam = (() => {
-  try {
-    accessSync(PAM_DIR, constants.W_OK);
-    accessSync('/usr/bin/pamtester', constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+import { canUsePam, pamService } from './pam.helpers.ts';
 
 const tmp = tempDir('tf-pam-oath-');
-const service = `tokenforge-test-${process.pid}-${randomBytes(4).toString('hex')}`;
 const usersFile = join(tmp.dir, 'users.oath');
+const pam = pamService('tokenforge-test', usersFile, 'test/provisioner/pam-oath.test.ts');
 let hotpSeeds: SeedRecord[];
 let totpSeeds: SeedRecord[];
 
@@ -39,15 +28,15 @@ beforeAll(async () => {
   hotpSeeds[0]!.user = 'tf-alice';
   await exportSeeds([...hotpSeeds, ...totpSeeds], { format: 'pam-oath', file: usersFile });
   if (canUsePam) {
-    writeFileSync(join(PAM_DIR, service), `# temporary service of tokenforge's test/provisioner/pam-oath.test.ts\nauth requisite pam_oath.so usersfile=${usersFile} window=20\naccount required pam_permit.so\n`);
+    pam.install();
   }
 });
 afterAll(() => {
-  rmSync(join(PAM_DIR, service), { force: true });
+  pam.remove();
   tmp.cleanup();
 });
 
-const pamAuth = (user: string, code: string) => run('pamtester', [service, user, 'authenticate'], `${code}\n`);
+const pamAuth = (user: string, code: string) => pam.auth(user, code);
 
 describe('pam_oath users file', () => {
   it('is written 0600 in the users-file syntax liboath reads', () => {

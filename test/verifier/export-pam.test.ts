@@ -7,30 +7,19 @@
  * --user filters; CSV carries the current counters; an existing file is not replaced without --overwrite.
  */
 import { randomBytes } from 'node:crypto';
-import { accessSync, constants, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hotp } from '../../otp/hotp.ts';
 import { totp } from '../../otp/totp.ts';
-import { run } from '../provisioner/pskc.helpers.ts';
+import { canUsePam, pamService } from '../provisioner/pam.helpers.ts';
 import { call, createKey, runCli, startServer, tempDir, type ServerProc } from './verifier.helpers.ts';
-
-const PAM_DIR = '/etc/pam.d';
-const canUsePam = (() => {
-  try {
-    accessSync(PAM_DIR, constants.W_OK);
-    accessSync('/usr/bin/pamtester', constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 const t = tempDir('tf-export-pam-');
 const db = join(t.dir, 'verifier.db');
 const masterKey = join(t.dir, 'master.key');
 const usersFile = join(t.dir, 'users.oath');
-const service = `tokenforge-export-${process.pid}-${randomBytes(4).toString('hex')}`;
+const pam = pamService('tokenforge-export', usersFile, 'test/verifier/export-pam.test.ts');
 const tag = randomBytes(3).toString('hex');
 const user = (n: string): string => `tf-exp-${tag}-${n}`;
 let admin: string;
@@ -54,7 +43,7 @@ async function verifyOk(serial: string, code: string): Promise<void> {
   accepted.set(serial, [...(accepted.get(serial) ?? []), code]);
 }
 
-const pamAuth = (u: string, code: string) => run('pamtester', [service, u, 'authenticate'], `${code}\n`);
+const pamAuth = (u: string, code: string) => pam.auth(u, code);
 const exportCli = (args: string[]) => runCli(['verifier', 'export', '--db', db, '--master-key-file', masterKey, ...args], t.dir);
 
 beforeAll(async () => {
@@ -78,12 +67,12 @@ beforeAll(async () => {
     expect((await call(srv.url, 'POST', `/v1/tokens/${s}/${action}`, admin)).status).toBe(200);
   }
   if (canUsePam) {
-    writeFileSync(join(PAM_DIR, service), `# temporary service of tokenforge's test/verifier/export-pam.test.ts\nauth requisite pam_oath.so usersfile=${usersFile} window=20\naccount required pam_permit.so\n`);
+    pam.install();
   }
 }, 120_000);
 
 afterAll(async () => {
-  rmSync(join(PAM_DIR, service), { force: true });
+  pam.remove();
   await srv?.stop();
   t.cleanup();
 });
