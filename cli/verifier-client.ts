@@ -1,5 +1,5 @@
 /**
- * The CLI's HTTP client for the verifier's admin API (docs/openapi.json): the `verifier tokens|batch|recovery|
+ * The CLI's HTTP client for the verifier's admin API (docs/openapi.json): the `verifier tokens|batch|
  * keys` commands and the demo talk to a running server through it, as any other client would.
  *
  * Invariants:
